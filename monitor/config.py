@@ -1,0 +1,366 @@
+"""Read and validate the TOML configuration once, into frozen settings.
+
+This is the only module that reads environment variables (secrets: SMTP
+passwords, chat URLs with tokens). Every error names the file, the key and
+what was expected. Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.errors import ConfigError
+from monitor.match import Rules, Term, Topic
+from monitor.models import ArticleRules, ListingRules, Source
+
+DEFAULT_CONFIG = Path("config/monitor.toml")
+DEFAULT_USER_AGENT = (
+    "thai-news-monitor/0.1 (+https://github.com/thai-news-monitor/thai-news-monitor)"
+)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_seconds: float = 20.0
+    max_bytes: int = 5_000_000
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An alert channel: `email` (SMTP) or `apprise` (chat URL)."""
+
+    name: str
+    kind: str
+    topics: tuple[str, ...] = ()
+    host: str = ""
+    port: int = 0
+    tls: str = "none"  # none | starttls | ssl
+    username: str = ""
+    password: str = ""
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    url: str = ""
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    max_attempts: int = 8
+    retry_base_seconds: float = 60.0
+    retry_max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    snapshot_dir: Path
+    http_port: int
+    smtp_port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    data_dir: Path
+    fetch: FetchSettings
+    sources: tuple[Source, ...]
+    rules: Rules
+    channels: tuple[Channel, ...]
+    alerts: AlertSettings
+    demo: DemoSettings | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "monitor.db"
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(str(self.path), f"sources.{name}", "a configured source name")
+
+
+class _Table:
+    """A TOML table with typed getters that raise ConfigError naming the key."""
+
+    def __init__(self, path: Path, prefix: str, data: Mapping[str, Any], allowed: set[str]):
+        self.path, self.prefix, self.data = path, prefix, data
+        for key in data:
+            if key not in allowed:
+                self.fail(key, f"a known key (one of {', '.join(sorted(allowed))})")
+
+    def key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, expected: str) -> ConfigError:
+        raise ConfigError(str(self.path), self.key(key), expected)
+
+    def get(self, key: str, kind: type | tuple[type, ...], expected: str, default: Any) -> Any:
+        value = self.data.get(key, default)
+        if value is None and default is None:
+            self.fail(key, f"{expected} (missing)")
+        if isinstance(value, bool) and kind is not bool:
+            self.fail(key, expected)
+        if not isinstance(value, kind):
+            self.fail(key, f"{expected}, got {type(value).__name__} {value!r}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        return self.get(key, str, "a string", default)
+
+    def number(self, key: str, default: float | None = None, minimum: float = 0) -> float:
+        value = float(self.get(key, (int, float), "a number", default))
+        if value < minimum:
+            self.fail(key, f"a number >= {minimum}, got {value}")
+        return value
+
+    def integer(self, key: str, default: int | None = None, minimum: int = 0) -> int:
+        value = self.get(key, int, "an integer", default)
+        if value < minimum:
+            self.fail(key, f"an integer >= {minimum}, got {value}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        return self.get(key, bool, "true or false", default)
+
+    def texts(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.get(key, list, "a list of strings", list(default))
+        if not all(isinstance(v, str) for v in value):
+            self.fail(key, "a list of strings")
+        return tuple(value)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            self.fail(key, f"one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def url(self, key: str) -> str:
+        value = self.text(key)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.fail(key, f"an http(s) URL, got {value!r}")
+        return value
+
+    def sub(self, key: str, allowed: set[str], default: Mapping[str, Any] | None = None) -> _Table:
+        value = self.get(key, dict, "a table", {} if default is None else default)
+        return _Table(self.path, self.key(key), value, allowed)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "(file)", "an existing TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", f"valid TOML: {exc}") from None
+
+
+_LISTING_KEYS = {"links", "next_page", "container"}
+_ARTICLE_KEYS = {"title", "title_strip_prefix", "date", "body", "category", "drop_lines"}
+_SOURCE_KEYS = {
+    "kind", "url", "preset", "enabled", "interval_minutes", "max_pages",
+    "fetch_articles", "listing", "article", "description", "unverified",
+}  # fmt: skip
+
+
+def _merged(preset: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay a source's own keys on its preset, one level deep for sub-tables."""
+    merged = dict(preset)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str, Any]) -> Source:
+    own = _Table(path, f"sources.{name}", raw, _SOURCE_KEYS)
+    preset_name = own.text("preset", "")
+    if preset_name and preset_name not in presets:
+        own.fail("preset", f"a preset defined in presets.toml ({', '.join(sorted(presets))})")
+    table = _Table(
+        path, f"sources.{name}", _merged(presets.get(preset_name, {}), raw), _SOURCE_KEYS
+    )
+    kind = table.choice("kind", ("rss", "html"))
+    listing = None
+    if kind == "html":
+        lt = table.sub("listing", _LISTING_KEYS)
+        listing = ListingRules(
+            links=lt.text("links"),
+            next_page=lt.text("next_page", ""),
+            container=lt.text("container", ""),
+        )
+    at = table.sub("article", _ARTICLE_KEYS)
+    article = ArticleRules(
+        title=at.text("title", "title"),
+        title_strip_prefix=at.text("title_strip_prefix", ""),
+        date=at.text("date", ""),
+        body=at.text("body", ""),
+        category=at.text("category", ""),
+        drop_lines=at.texts("drop_lines"),
+    )
+    return Source(
+        name=name,
+        kind=kind,
+        url=table.url("url"),
+        interval_minutes=table.number("interval_minutes", 30, minimum=1),
+        max_pages=table.integer("max_pages", 1, minimum=1),
+        listing=listing,
+        article=article,
+        fetch_articles=table.flag("fetch_articles", kind == "html"),
+    )
+
+
+_TOPIC_KEYS = {"label", "threshold", "terms", "ignore", "veto", "require_any", "description"}
+
+
+def load_rules(path: Path) -> Rules:
+    """Read topics (terms with weights, ignore/veto phrases, thresholds)."""
+    root = _Table(path, "", _read_toml(path), {"topics"})
+    topics_table = root.sub("topics", set(root.data.get("topics", {})))
+    topics = []
+    for name in topics_table.data:
+        t = topics_table.sub(name, _TOPIC_KEYS)
+        raw_terms = t.get("terms", dict, "a table of term = weight", None)
+        terms = []
+        for raw, weight in raw_terms.items():
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not raw.strip("*")
+            ):
+                t.fail(f"terms.{raw!r}", "a non-empty term with a numeric weight")
+            terms.append(Term.parse(raw, float(weight)))
+        known = {term.text for term in terms}
+        require_any = tuple(Term.parse(r, 0).text for r in t.texts("require_any"))
+        for required in require_any:
+            if required not in known:
+                t.fail("require_any", f"terms listed in terms, {required!r} is not")
+        topics.append(
+            Topic(
+                name=name,
+                label=t.text("label", name),
+                threshold=t.number("threshold"),
+                terms=tuple(terms),
+                ignore=t.texts("ignore"),
+                veto=t.texts("veto"),
+                require_any=require_any,
+            )
+        )
+    if not topics:
+        root.fail("topics", "at least one [topics.NAME] table")
+    return Rules(tuple(topics))
+
+
+_CHANNEL_KEYS = {
+    "kind", "enabled", "topics", "host", "port", "tls", "username", "password_env",
+    "sender", "recipients", "url_env", "timeout_seconds",
+}  # fmt: skip
+
+
+def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> str:
+    name = table.text(key, "")
+    if not name:
+        if required:
+            table.fail(key, "the name of an environment variable holding the secret")
+        return ""
+    if name not in env:
+        table.fail(key, f"environment variable {name} to be set")
+    return env[name]
+
+
+def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:
+    kind = table.choice("kind", ("email", "apprise"))
+    wanted = table.texts("topics", tuple(sorted(topics)))
+    for topic in wanted:
+        if topic not in topics:
+            table.fail("topics", f"topic names from the rules ({', '.join(sorted(topics))})")
+    common = {"name": name, "kind": kind, "topics": wanted,
+              "timeout_seconds": table.number("timeout_seconds", 20, minimum=1)}  # fmt: skip
+    if kind == "apprise":
+        return Channel(**common, url=_secret(table, "url_env", env, required=True))
+    recipients = table.texts("recipients")
+    if not recipients:
+        table.fail("recipients", "a non-empty list of email addresses")
+    return Channel(
+        **common,
+        host=table.text("host"),
+        port=table.integer("port", minimum=1),
+        tls=table.choice("tls", ("none", "starttls", "ssl"), "none"),
+        username=table.text("username", ""),
+        password=_secret(table, "password_env", env, required=False),
+        sender=table.text("sender"),
+        recipients=recipients,
+    )
+
+
+_ROOT_KEYS = {
+    "data_dir", "topics_file", "presets_file", "fetch", "sources", "channels", "alerts", "demo",
+}  # fmt: skip
+
+
+def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the main config file and the files it names; raise ConfigError on any fault."""
+    env = os.environ if env is None else env
+    path = Path(path)
+    root = _Table(path, "", _read_toml(path), _ROOT_KEYS)
+    base = path.parent
+
+    def resolve(value: str) -> Path:
+        return (base / Path(value).expanduser()).resolve()
+
+    rules = load_rules(resolve(root.text("topics_file", "topics.toml")))
+    presets_path = resolve(root.text("presets_file", "presets.toml"))
+    presets = _read_toml(presets_path).get("presets", {})
+    f = root.sub("fetch", {"user_agent", "timeout_seconds", "max_bytes"})
+    fetch = FetchSettings(
+        user_agent=f.text("user_agent", DEFAULT_USER_AGENT),
+        timeout_seconds=f.number("timeout_seconds", 20, minimum=0.1),
+        max_bytes=f.integer("max_bytes", 5_000_000, minimum=1024),
+    )
+    sources_table = root.sub("sources", set(root.data.get("sources", {})))
+    sources = tuple(
+        _source(path, name, raw, presets)
+        for name, raw in sources_table.data.items()
+        if sources_table.sub(name, _SOURCE_KEYS).flag("enabled", True)
+    )
+    topic_names = {t.name for t in rules.topics}
+    channels_table = root.sub("channels", set(root.data.get("channels", {})))
+    channels = tuple(
+        _channel(table, name, env, topic_names)
+        for name in channels_table.data
+        if (table := channels_table.sub(name, _CHANNEL_KEYS)).flag("enabled", True)
+    )
+    a = root.sub("alerts", {"max_attempts", "retry_base_seconds", "retry_max_seconds"})
+    alerts = AlertSettings(
+        max_attempts=a.integer("max_attempts", 8, minimum=1),
+        retry_base_seconds=a.number("retry_base_seconds", 60),
+        retry_max_seconds=a.number("retry_max_seconds", 3600),
+    )
+    demo = None
+    if "demo" in root.data:
+        d = root.sub("demo", {"snapshot_dir", "http_port", "smtp_port"})
+        demo = DemoSettings(
+            snapshot_dir=resolve(d.text("snapshot_dir")),
+            http_port=d.integer("http_port", minimum=1),
+            smtp_port=d.integer("smtp_port", minimum=1),
+        )
+    return Settings(
+        path=path,
+        data_dir=resolve(root.text("data_dir", "../data")),
+        fetch=fetch,
+        sources=sources,
+        rules=rules,
+        channels=channels,
+        alerts=alerts,
+        demo=demo,
+    )

@@ -1,0 +1,182 @@
+"""Turn fetched pages and feeds into entries and items. Pure and tolerant.
+
+A listing gives links (and the next page); a feed gives entries, possibly with
+full text; an article page gives an `Item`. Odd markup never raises: what can be
+read is returned and what could not is recorded in `Item.problems`. Only a page
+with no title at all is an `ExtractError`, because nothing useful can be stored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from bs4 import BeautifulSoup
+
+from monitor.errors import ExtractError
+from monitor.models import ArticleRules, Entry, Fetched, Item, ListingRules
+from monitor.thai import clean_spaces, parse_thai_date
+from monitor.urls import canonical_url
+
+FUTURE_TOLERANCE = timedelta(days=2)
+_GENERIC_BODY = ("article", "main", "[role=main]", "#content", ".content", "body")
+_NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form")
+
+
+def _soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "lxml")
+
+
+def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], str]:
+    """Article links of a listing page, in page order, and the next page's URL ("" if none)."""
+    soup = _soup(fetched.text)
+    scope = soup.select_one(rules.container) if rules.container else soup
+    seen: set[str] = set()
+    entries = []
+    for link in scope.select(rules.links) if scope else []:
+        href = link.get("href")
+        if not isinstance(href, str) or href.startswith(("#", "javascript:", "mailto:")):
+            continue
+        url = canonical_url(urljoin(fetched.final_url, href))
+        if url not in seen:
+            seen.add(url)
+            entries.append(Entry(url=url, title=clean_spaces(link.get_text(" ", strip=True))))
+    next_url = ""
+    if rules.next_page and (nxt := soup.select_one(rules.next_page)):
+        href = nxt.get("href")
+        if isinstance(href, str):
+            next_url = urljoin(fetched.final_url, href)
+    return entries, next_url
+
+
+def _html_to_text(html: str) -> str:
+    return "\n".join(_lines(_soup(html).get_text("\n"))) if "<" in html else html
+
+
+def _lines(text: str) -> list[str]:
+    return [line for raw in clean_spaces(text).splitlines() if (line := raw.strip())]
+
+
+def parse_feed(fetched: Fetched) -> list[Entry]:
+    """Entries of an RSS/Atom feed, with full text when the feed carries it."""
+    feed = feedparser.parse(fetched.text)
+    if feed.bozo and not feed.entries:
+        raise ExtractError(f"not a readable feed: {feed.get('bozo_exception')}", url=fetched.url)
+    entries = []
+    for e in feed.entries:
+        link = e.get("link") or e.get("id") or ""
+        if not link:
+            continue
+        content = e.get("content") or []
+        body = content[0].get("value", "") if content else e.get("summary", "")
+        when = e.get("published_parsed") or e.get("updated_parsed")
+        date_text = (
+            datetime.fromtimestamp(calendar.timegm(when), UTC).isoformat() if when
+            else e.get("published", "")
+        )  # fmt: skip
+        entries.append(
+            Entry(
+                url=canonical_url(urljoin(fetched.final_url, link)),
+                title=clean_spaces(e.get("title", "")).strip(),
+                date_text=date_text,
+                body=_html_to_text(body),
+            )
+        )
+    return entries
+
+
+def _published(date_text: str, now: datetime, problems: list[str]) -> str | None:
+    if not date_text:
+        problems.append("no date found")
+        return None
+    try:
+        when: datetime | None = datetime.fromisoformat(date_text)
+    except ValueError:
+        when = parse_thai_date(date_text)
+    if when is None:
+        problems.append(f"unreadable date: {date_text[:60]!r}")
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when > now + FUTURE_TOLERANCE:
+        problems.append(f"date in the future ignored: {when.date().isoformat()}")
+        return None
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _clean_body(lines: list[str], title: str, rules: ArticleRules) -> list[str]:
+    """Drop configured noise lines, the repeated headline, and a leading date line."""
+    patterns = [re.compile(p) for p in rules.drop_lines]
+    kept = []
+    for index, line in enumerate(lines):
+        if any(p.search(line) for p in patterns) or line == title:
+            continue
+        if index < 3 and len(line) <= 60 and parse_thai_date(line) is not None:
+            continue
+        kept.append(line)
+    return kept
+
+
+def _canonical_link(soup: BeautifulSoup, page_url: str) -> str:
+    """The page's own `<link rel=canonical>`, when it stays on the same host."""
+    node = soup.select_one("link[rel=canonical]")
+    href = node.get("href") if node else None
+    if not isinstance(href, str):
+        return ""
+    url = canonical_url(urljoin(page_url, href))
+    same_host = urlsplit(url).hostname == urlsplit(page_url).hostname
+    return url if same_host else ""
+
+
+def item_from_entry(entry: Entry, source: str, now: datetime) -> Item:
+    """An item from a feed entry that carries the full text (no page fetch)."""
+    problems: list[str] = []
+    if not entry.title:
+        raise ExtractError("feed entry without a title", url=entry.url)
+    body = "\n".join(_lines(entry.body))
+    return Item(
+        url=entry.url,
+        source=source,
+        title=entry.title,
+        body=body,
+        published_at=_published(entry.date_text, now, problems),
+        problems=tuple(problems),
+    )
+
+
+def extract_article(
+    fetched: Fetched, entry: Entry, source: str, rules: ArticleRules, now: datetime
+) -> Item:
+    """An item from an article page, read with the source's selectors."""
+    soup = _soup(fetched.text)
+    problems: list[str] = []
+    title_node = soup.select_one(rules.title) if rules.title else None
+    title = clean_spaces(title_node.get_text(" ", strip=True)) if title_node else ""
+    title = title.removeprefix(rules.title_strip_prefix).strip() or entry.title
+    if not title:
+        raise ExtractError("article page without a title", url=fetched.url)
+    date_node = soup.select_one(rules.date) if rules.date else None
+    date_text = date_node.get_text("\n") if date_node else entry.date_text
+    category_node = soup.select_one(rules.category) if rules.category else None
+    for tag in soup(_NOISE_TAGS):
+        tag.decompose()
+    body_node = soup.select_one(rules.body) if rules.body else None
+    if body_node is None:
+        problems.append("body selector found nothing; generic extraction used")
+        body_node = next((n for sel in _GENERIC_BODY if (n := soup.select_one(sel))), soup)
+    body = "\n".join(_clean_body(_lines(body_node.get_text("\n")), title, rules))
+    if not body:
+        problems.append("empty body")
+    url = _canonical_link(soup, fetched.final_url) or entry.url
+    return Item(
+        url=url,
+        source=source,
+        title=title,
+        body=body,
+        published_at=_published(clean_spaces(date_text).strip()[:400], now, problems),
+        category=clean_spaces(category_node.get_text(" ", strip=True)) if category_node else "",
+        problems=tuple(problems),
+    )

@@ -1,0 +1,160 @@
+"""Fetch one URL politely and decode it to text. The only stage that speaks HTTP.
+
+One `requests.Session` per run, explicit timeouts, a descriptive User-Agent,
+conditional GET (ETag / Last-Modified; a 304 yields `not_modified`), a size cap
+enforced while streaming, and decoding that gets Thai right: the charset of the
+Content-Type header, else of a `<meta>` tag, else UTF-8 if the bytes are valid
+UTF-8, else windows-874 (older .go.th sites serve TIS-620 with no header). TIS-620
+and ISO-8859-11 are decoded as windows-874, their superset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from urllib.parse import urlsplit
+
+import requests
+
+from monitor.config import FetchSettings
+from monitor.errors import FetchError
+from monitor.models import Fetched
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_:.-]+)""", re.I)
+_THAI_ALIASES = {
+    "tis-620": "cp874",
+    "tis620": "cp874",
+    "iso-8859-11": "cp874",
+    "windows-874": "cp874",
+}
+_BINARY_TYPES = ("image/", "audio/", "video/", "application/pdf", "application/octet-stream",
+                 "application/zip")  # fmt: skip
+_CHALLENGE_MARKERS = (
+    b"cf-chl-", b"challenge-platform", b"<title>Just a moment...</title>",
+    b"Attention Required! | Cloudflare", b"_Incapsula_Resource", b"captcha-delivery.com",
+)  # fmt: skip
+
+
+def new_session(settings: FetchSettings) -> requests.Session:
+    """Make the one session a run uses, with the configured User-Agent."""
+    session = requests.Session()
+    session.headers["User-Agent"] = settings.user_agent
+    session.headers["Accept-Language"] = "th,en;q=0.8"
+    return session
+
+
+def _codec(name: str) -> str | None:
+    name = name.strip().strip("\"'").lower()
+    name = _THAI_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _charset_from_header(content_type: str) -> str | None:
+    match = re.search(r"charset\s*=\s*([^\s;]+)", content_type, re.I)
+    return _codec(match.group(1)) if match else None
+
+
+def decode(content: bytes, content_type: str) -> tuple[str, str]:
+    """Decode a page to text; return (text, codec used)."""
+    head = content[:4096]
+    declared = _charset_from_header(content_type)
+    if declared is None:
+        meta = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+        declared = _codec(meta.group(1).decode("ascii")) if meta else None
+    if declared is not None:
+        return content.decode(declared, errors="replace"), declared
+    try:
+        return content.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return content.decode("cp874", errors="replace"), "cp874"
+
+
+def _same_site(a: str, b: str) -> bool:
+    def host(url: str) -> str:
+        return (urlsplit(url).hostname or "").removeprefix("www.")
+
+    return host(a) == host(b)
+
+
+def _read_capped(response: requests.Response, url: str, max_bytes: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"body of {declared} bytes is over the {max_bytes}-byte cap", url=url)
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"body is over the {max_bytes}-byte cap", url=url)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check(response: requests.Response, url: str, content: bytes) -> None:
+    status = response.status_code
+    if response.headers.get("cf-mitigated") == "challenge" or any(
+        marker in content[:20000] for marker in _CHALLENGE_MARKERS
+    ):
+        raise FetchError(f"bot check / challenge page (HTTP {status}); not bypassed", url=url)
+    if status >= 400:
+        raise FetchError(f"HTTP {status} {response.reason}", url=url, status=status)
+    if not _same_site(url, response.url):
+        raise FetchError(f"redirected to another host: {response.url}", url=url, status=status)
+    content_type = response.headers.get("Content-Type", "").lower()
+    if content_type.startswith(_BINARY_TYPES):
+        raise FetchError(f"unexpected content type {content_type!r}", url=url, status=status)
+
+
+def fetch(
+    session: requests.Session,
+    url: str,
+    settings: FetchSettings,
+    etag: str = "",
+    last_modified: str = "",
+) -> Fetched:
+    """GET `url`; raise FetchError with a one-line reason on any failure."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        with session.get(
+            url, headers=headers, timeout=settings.timeout_seconds, stream=True
+        ) as response:
+            if response.status_code == 304:
+                return Fetched(url, response.url, 304, etag=etag,
+                               last_modified=last_modified, not_modified=True)  # fmt: skip
+            content = _read_capped(response, url, settings.max_bytes)
+            _check(response, url, content)
+    except requests.TooManyRedirects:
+        raise FetchError("redirect loop (too many redirects)", url=url) from None
+    except requests.Timeout:
+        raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
+    except requests.ConnectionError as exc:
+        raise FetchError(f"connection failed: {_root_cause(exc)}", url=url) from None
+    except requests.RequestException as exc:
+        raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
+    content_type = response.headers.get("Content-Type", "")
+    text, encoding = decode(content, content_type)
+    return Fetched(
+        url=url,
+        final_url=response.url,
+        status=response.status_code,
+        text=text,
+        content_type=content_type,
+        etag=response.headers.get("ETag", ""),
+        last_modified=response.headers.get("Last-Modified", ""),
+        encoding=encoding,
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests error, in one short line."""
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,318 @@
+"""The SQLite archive: items, where they appeared, source health, HTTP validators
+and the alert outbox. The only module that touches the database.
+
+Schema changes go through `sqlite_utils.Migrations`, applied on open. WAL mode.
+Search: FTS5 with the default `unicode61` tokenizer over text segmented into
+words by pythainlp and joined with spaces (FTS5 alone splits Thai at every vowel
+and tone mark and finds nothing for `ไซเบอร์`; the `trigram` tokenizer would also
+find `ภัย` inside `ปลอดภัย` and cannot search words under three characters).
+
+Outbox: storing a matched item and queuing its alerts is one transaction; a row is
+`pending` until a channel accepts it (`sent`) or attempts run out (`failed`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from monitor.errors import QueryError, StoreError
+from monitor.models import Item, Match, SourceReport
+from monitor.thai import normalize_text, segment
+from monitor.urls import url_key
+
+migrations = Migrations("thai-news-monitor")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["items"].create(
+        {
+            "id": int, "url": str, "url_key": str, "source": str, "title": str, "body": str,
+            "published_at": str, "category": str, "content_hash": str, "first_seen_at": str,
+            "matched_topics": str, "match": str, "problems": str,
+        },
+        pk="id",
+        not_null={"url", "url_key", "source", "title", "first_seen_at"},
+    )  # fmt: skip
+    db["items"].create_index(["url_key"], unique=True)
+    db["items"].create_index(["content_hash"])
+    db["items"].create_index(["published_at"])
+    db["item_urls"].create(
+        {"url_key": str, "url": str, "item_id": int, "source": str, "first_seen_at": str},
+        pk="url_key",
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db.execute("CREATE VIRTUAL TABLE items_fts USING fts5(title, body, tokenize='unicode61')")
+    db["source_status"].create(
+        {
+            "source": str, "last_run_at": str, "last_success_at": str, "last_error": str,
+            "last_error_at": str, "consecutive_failures": int, "items_last_run": int,
+            "new_last_run": int, "matched_last_run": int,
+        },
+        pk="source",
+    )  # fmt: skip
+    db["http_cache"].create(
+        {"url": str, "etag": str, "last_modified": str, "updated_at": str}, pk="url"
+    )
+    db["outbox"].create(
+        {
+            "id": int, "key": str, "item_id": int, "channel": str, "status": str,
+            "attempts": int, "next_attempt_at": str, "last_error": str, "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+    )  # fmt: skip
+    db["outbox"].create_index(["key"], unique=True)
+    db["outbox"].create_index(["status", "next_attempt_at"])
+
+
+def _iso(now: datetime) -> str:
+    return now.isoformat().replace("+00:00", "Z")
+
+
+def search_text(text: str) -> str:
+    """Text as FTS5 should index it: normalised, split into words, space-joined."""
+    return " ".join(segment(normalize_text(text)))
+
+
+def fts_query(query: str) -> str:
+    """Turn what a user typed into a safe FTS5 query.
+
+    Each space-separated part becomes a quoted phrase of its segmented words, so
+    a Thai compound finds the words in sequence; a trailing `*` keeps a prefix
+    search; parts are combined with AND. FTS5 operators typed by the user are
+    treated as words, so no query can be a syntax error.
+    """
+    phrases = []
+    for part in query.split():
+        prefix = part.endswith("*")
+        words = [w.replace('"', '""') for w in segment(normalize_text(part.rstrip("*")))]
+        words = [w for w in words if w.strip()]
+        if words:
+            phrases.append('"' + " ".join(words) + '"' + ("*" if prefix else ""))
+    if not phrases:
+        raise QueryError(f"nothing to search for in {query!r}")
+    return " AND ".join(phrases)
+
+
+class Store:
+    """The archive in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(self.path)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.enable_wal()
+            migrations.apply(self.db)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- items
+
+    def id_for_url(self, url: str) -> int | None:
+        row = self.db.execute(
+            "SELECT item_id FROM item_urls WHERE url_key = ?", [url_key(url)]
+        ).fetchone()
+        return row[0] if row else None
+
+    def id_for_hash(self, content_hash: str) -> int | None:
+        row = self.db.execute(
+            "SELECT id FROM items WHERE content_hash = ? ORDER BY id LIMIT 1", [content_hash]
+        ).fetchone()
+        return row[0] if row else None
+
+    def known_urls(self, urls: list[str]) -> set[str]:
+        """Those of `urls` already stored (as an item or an "also published at")."""
+        keys = {url_key(u): u for u in urls}
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT url_key FROM item_urls WHERE url_key IN ({marks})", list(keys)
+        ).fetchall()
+        return {keys[r[0]] for r in rows}
+
+    def save_item(self, item: Item, match: Match, channels: list[str], now: datetime) -> int:
+        """Store a new item with its match and queue one alert per channel, atomically."""
+        row = {
+            "url": item.url, "url_key": url_key(item.url), "source": item.source,
+            "title": item.title, "body": item.body, "published_at": item.published_at,
+            "category": item.category, "content_hash": item.content_hash,
+            "first_seen_at": _iso(now), "matched_topics": ",".join(match.matched_topics),
+            "match": json.dumps([asdict(t) for t in match.topics], ensure_ascii=False),
+            "problems": json.dumps(list(item.problems), ensure_ascii=False),
+        }  # fmt: skip
+        try:
+            with self.db.atomic():
+                item_id = self.db["items"].insert(row).last_pk
+                self._add_url(item_id, item.url, item.source, now)
+                self.db.execute(
+                    "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+                    [item_id, search_text(item.title), search_text(item.body)],
+                )
+                self._enqueue(item_id, channels, now)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store {item.url}: {exc}") from exc
+        return int(item_id)
+
+    def add_alias(self, item_id: int, url: str, source: str, now: datetime) -> None:
+        """Record that the item was also published at `url`."""
+        with self.db.atomic():
+            self._add_url(item_id, url, source, now)
+
+    def _add_url(self, item_id: int, url: str, source: str, now: datetime) -> None:
+        self.db["item_urls"].insert(
+            {"url_key": url_key(url), "url": url, "item_id": item_id, "source": source,
+             "first_seen_at": _iso(now)},
+            ignore=True,
+        )  # fmt: skip
+
+    def item(self, item_id: int) -> dict[str, Any]:
+        try:
+            row = self.db["items"].get(item_id)
+        except sqlite_utils.db.NotFoundError:
+            raise QueryError(f"no item with id {item_id}") from None
+        row["match"] = json.loads(row["match"] or "[]")
+        row["problems"] = json.loads(row["problems"] or "[]")
+        row["urls"] = list(
+            self.db.query(
+                "SELECT url, source, first_seen_at FROM item_urls WHERE item_id = ? "
+                "ORDER BY first_seen_at, url",
+                [item_id],
+            )
+        )
+        row["alerts"] = list(
+            self.db.query(
+                "SELECT channel, status, attempts, last_error, sent_at FROM outbox "
+                "WHERE item_id = ? ORDER BY channel",
+                [item_id],
+            )
+        )
+        return row
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Items whose title or body contain the query's words, best first."""
+        sql = (
+            "SELECT items.id, items.published_at, items.source, items.title, "
+            "items.matched_topics, items.url FROM items_fts "
+            "JOIN items ON items.id = items_fts.rowid "
+            "WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 5.0, 1.0) LIMIT ?"
+        )
+        try:
+            return list(self.db.query(sql, [fts_query(query), limit]))
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"search failed for {query!r}: {exc}") from None
+
+    def count_items(self) -> int:
+        return self.db["items"].count
+
+    # ---- fetch state
+
+    def validators(self, url: str) -> tuple[str, str]:
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM http_cache WHERE url = ?", [url]
+        ).fetchone()
+        return (row[0] or "", row[1] or "") if row else ("", "")
+
+    def save_validators(self, url: str, etag: str, last_modified: str, now: datetime) -> None:
+        if etag or last_modified:
+            self.db["http_cache"].upsert(
+                {"url": url, "etag": etag, "last_modified": last_modified,
+                 "updated_at": _iso(now)},
+                pk="url",
+            )  # fmt: skip
+
+    def record_run(self, report: SourceReport, now: datetime) -> None:
+        """Update a source's health row from one run's report."""
+        table = self.db["source_status"]
+        try:
+            previous = table.get(report.source)
+        except sqlite_utils.db.NotFoundError:
+            previous = {"consecutive_failures": 0}
+        row: dict[str, Any] = {
+            "source": report.source, "last_run_at": _iso(now),
+            "items_last_run": report.found, "new_last_run": report.new,
+            "matched_last_run": report.matched,
+        }  # fmt: skip
+        if report.error:
+            failures = (previous["consecutive_failures"] or 0) + 1
+            row.update(
+                last_error=report.error, last_error_at=_iso(now), consecutive_failures=failures
+            )
+        else:
+            row.update(last_success_at=_iso(now), consecutive_failures=0)
+        table.upsert(row, pk="source")
+
+    def source_status(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM source_status ORDER BY source"))
+
+    # ---- outbox
+
+    def _enqueue(self, item_id: int, channels: list[str], now: datetime) -> None:
+        self.db["outbox"].insert_all(
+            (
+                {"key": f"item:{item_id}:{channel}", "item_id": item_id, "channel": channel,
+                 "status": "pending", "attempts": 0, "next_attempt_at": _iso(now),
+                 "created_at": _iso(now)}
+                for channel in channels
+            ),
+            ignore=True,
+        )  # fmt: skip
+
+    def due_alerts(self, now: datetime) -> Iterator[dict[str, Any]]:
+        """Pending outbox rows whose next attempt is due, oldest first."""
+        yield from self.db.query(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id",
+            [_iso(now)],
+        )
+
+    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                "last_error = NULL WHERE id = ?",
+                [_iso(now), outbox_id],
+            )
+
+    def mark_attempt_failed(
+        self, outbox_id: int, error: str, retry_in: timedelta | None, now: datetime
+    ) -> None:
+        """Count a failed attempt; `retry_in` None means give up (`failed`)."""
+        status = "failed" if retry_in is None else "pending"
+        next_at = _iso(now + (retry_in or timedelta(0)))
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+                "next_attempt_at = ? WHERE id = ?",
+                [status, error[:500], next_at, outbox_id],
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        return dict(
+            self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+        )
+
+    def outbox_rows(self, statuses: tuple[str, ...] = ("sent",)) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(statuses))
+        return list(
+            self.db.query(
+                f"SELECT outbox.*, items.title FROM outbox JOIN items ON items.id = outbox.item_id "
+                f"WHERE status IN ({marks}) ORDER BY outbox.id",
+                list(statuses),
+            )
+        )

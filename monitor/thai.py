@@ -1,0 +1,142 @@
+"""Thai text helpers: normalisation, word segmentation and Thai dates. Pure functions.
+
+Dates: government sites write Buddhist-era years (BE = CE + 543), Thai month names
+or abbreviations, two-digit BE years (`6 ก.ย. 69`), Thai digits, and numeric
+`DD/MM/YYYY [HH:MM]`. Times are Asia/Bangkok; callers store UTC. pythainlp's
+`thai_strptime` is not used: in 5.3.x it read numeric months 10-12 as January
+and raised on `/` separators (see SOURCES.md), and these forms are few.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+
+from pythainlp.util import normalize as thai_normalize
+
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000\t"), " ")
+_THAI_DIGITS = {ord(d): str(i) for i, d in enumerate("๐๑๒๓๔๕๖๗๘๙")}
+
+THAI_MONTHS = (
+    "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
+    "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
+)  # fmt: skip
+THAI_MONTH_ABBREVIATIONS = (
+    "ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.",
+    "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.",
+)  # fmt: skip
+ENGLISH_MONTHS = (
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+)  # fmt: skip
+
+
+def thai_digits_to_arabic(text: str) -> str:
+    """Replace Thai digits ๐-๙ with 0-9."""
+    return text.translate(_THAI_DIGITS)
+
+
+def clean_spaces(text: str) -> str:
+    """Drop zero-width characters and turn odd spaces (NBSP, tabs) into plain spaces."""
+    return text.translate(_ZERO_WIDTH).translate(_SPACES)
+
+
+def normalize_text(text: str) -> str:
+    """Normalise text for matching and hashing.
+
+    NFC, zero-width characters removed, odd spaces made plain, Thai tone/vowel
+    order and doubled marks fixed (pythainlp), Thai digits made Arabic, Latin
+    case-folded. Runs of spaces collapse to one so re-wrapped text compares equal.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = thai_digits_to_arabic(clean_spaces(text))
+    text = thai_normalize(text)
+    return re.sub(r"[ ]{2,}", " ", text.casefold())
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():  # type: ignore[no-untyped-def]
+    """Import the segmenter once; its dictionary load costs ~0.5 s and ~90 MB."""
+    from pythainlp.tokenize import word_tokenize
+
+    return word_tokenize
+
+
+def segment(text: str) -> list[str]:
+    """Split Thai text into words with pythainlp's `newmm` engine."""
+    return _tokenizer()(text, engine="newmm", keep_whitespace=False)
+
+
+def word_boundaries(text: str) -> set[int]:
+    """Offsets in `text` where a word starts or ends, by `newmm` segmentation."""
+    bounds = {0, len(text)}
+    offset = 0
+    for token in _tokenizer()(text, engine="newmm", keep_whitespace=True):
+        offset += len(token)
+        bounds.add(offset)
+    return bounds
+
+
+def _month_pattern(names: tuple[str, ...]) -> str:
+    alternatives = sorted(names, key=len, reverse=True)
+    return "|".join(re.escape(n).replace(r"\.", r"\.?\s?") for n in alternatives)
+
+
+_MONTH_INDEX: dict[str, int] = {}
+for _i, (_full, _abbr) in enumerate(zip(THAI_MONTHS, THAI_MONTH_ABBREVIATIONS, strict=True)):
+    _MONTH_INDEX[_full] = _i + 1
+    _MONTH_INDEX[_abbr.replace(".", "")] = _i + 1
+for _i, _name in enumerate(ENGLISH_MONTHS):
+    _MONTH_INDEX[_name] = _i + 1
+
+_TIME = r"(?:\s*(?:เวลา\s*)?(?P<hh>\d{1,2})[:.](?P<mm>\d{2})(?:\s*น\.)?)?"
+_THAI_DATE = re.compile(
+    r"(?P<d>\d{1,2})\s*(?P<mon>" + _month_pattern(THAI_MONTHS + THAI_MONTH_ABBREVIATIONS) + r")"
+    r"\s*(?:พ\.\s?ศ\.\s*)?(?P<y>\d{4}|\d{2})(?!\d)" + _TIME
+)
+_NUMERIC_DATE = re.compile(
+    r"(?<!\d)(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4}|\d{2})(?!\d)" r"(?:\s+" + _TIME[3:]
+)
+_ENGLISH_DATE = re.compile(
+    r"(?P<d>\d{1,2})\s+(?P<mon>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?,?\s+(?P<y>\d{4})"
+    r"|(?P<mon2>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?\s+(?P<d2>\d{1,2}),?\s+(?P<y2>\d{4})",
+    re.IGNORECASE,
+)
+
+
+def _year(text: str, two_digit_era: str) -> int:
+    """Gregorian year from a 4-digit year (BE when above 2400) or a 2-digit one."""
+    year = int(text)
+    if len(text) == 2:
+        return year + 2500 - 543 if two_digit_era == "be" else year + 2000
+    return year - 543 if year > 2400 else year
+
+
+def _to_utc(year: int, month: int, day: int, hh: str | None, mm: str | None) -> datetime | None:
+    try:
+        local = datetime(year, month, day, int(hh or 0), int(mm or 0), tzinfo=BANGKOK)
+    except ValueError:
+        return None
+    return local.astimezone(UTC)
+
+
+def parse_thai_date(text: str) -> datetime | None:
+    """Find the first date in `text` and return it as an aware UTC datetime.
+
+    A date without a time of day is midnight in Bangkok. Returns None when no
+    valid date is found (an impossible day such as 31 February counts as none).
+    """
+    text = thai_digits_to_arabic(clean_spaces(unicodedata.normalize("NFC", text)))
+    if m := _NUMERIC_DATE.search(text):
+        return _to_utc(_year(m["y"], "be"), int(m["m"]), int(m["d"]), m["hh"], m["mm"])
+    if m := _THAI_DATE.search(text):
+        month = _MONTH_INDEX[re.sub(r"[.\s]", "", m["mon"])]
+        return _to_utc(_year(m["y"], "be"), month, int(m["d"]), m["hh"], m["mm"])
+    if m := _ENGLISH_DATE.search(text):
+        day, mon, year = (m["d"], m["mon"], m["y"]) if m["d"] else (m["d2"], m["mon2"], m["y2"])
+        return _to_utc(_year(year, "ce"), _MONTH_INDEX[mon[:3].lower()], int(day), None, None)
+    return None
