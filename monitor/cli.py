@@ -1,0 +1,213 @@
+"""The `monitor` command: thin verbs around the pipeline and the store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor import report
+from monitor.config import DEFAULT_CONFIG, Settings, load_rules, load_settings
+from monitor.errors import MonitorError
+from monitor.store import Store
+
+
+class _Group(click.Group):
+    """Turn every expected failure into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+    show_default=True, help="Main TOML config file.",
+)  # fmt: skip
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def _settings(config_path: Path) -> Settings:
+    return load_settings(config_path)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="thai-news-monitor")
+def cli() -> None:
+    """Watch Thai government news for cybersecurity and ASEAN items."""
+
+
+@cli.command()
+@config_option
+@click.option("--once", is_flag=True, help="Run one cycle and exit (non-zero if a source failed).")
+@click.option("--quiet", is_flag=True, help="Log warnings only.")
+def run(config_path: Path, once: bool, quiet: bool) -> None:
+    """Run the monitor: a service by default, one cycle with --once."""
+    from monitor.pipeline import run_once
+    from monitor.schedule import serve
+
+    _setup_logging(not quiet)
+    settings = _settings(config_path)
+    if not once:
+        serve(settings)
+        return
+    store = Store(settings.db_path)
+    result = run_once(settings, store)
+    click.echo(report.format_run(result))
+    sys.exit(1 if result.failed_sources else 0)
+
+
+@cli.command()
+@config_option
+def serve(config_path: Path) -> None:
+    """Run as a service: every source on its interval until SIGTERM / Ctrl-C."""
+    from monitor.schedule import serve as serve_forever
+
+    _setup_logging(True)
+    serve_forever(_settings(config_path))
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Demo config (default: config/demo.toml).")  # fmt: skip
+def demo(config_path: Path | None) -> None:
+    """Run one full cycle on the bundled offline snapshot and show what happened."""
+    from monitor.demo import run_demo
+
+    run_demo(config_path)
+
+
+@cli.command()
+@click.argument("query")
+@config_option
+@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@json_option
+def search(query: str, config_path: Path, limit: int, as_json: bool) -> None:
+    """Search stored items (Thai or English words; `word*` for a prefix)."""
+    store = Store(_settings(config_path).db_path)
+    rows = store.search(query, limit)
+    if as_json:
+        click.echo(report.as_json(rows))
+        return
+    for row in rows:
+        row["title"] = report.short(row["title"])
+        row["published"] = (row.pop("published_at") or "")[:10]
+    click.echo(report.table(rows, ["id", "published", "source", "matched_topics", "title"]))
+
+
+@cli.command()
+@click.argument("item_id", type=int)
+@config_option
+@json_option
+def show(item_id: int, config_path: Path, as_json: bool) -> None:
+    """Show one stored item: text, matches with their terms, URLs and alerts."""
+    item = Store(_settings(config_path).db_path).item(item_id)
+    if as_json:
+        click.echo(report.as_json(item))
+        return
+    click.echo(f"#{item['id']} {item['title']}")
+    click.echo(f"published {item['published_at'] or 'unknown'} · source {item['source']}")
+    click.echo(f"url {item['url']}")
+    for topic in item["match"]:
+        verdict = "MATCH" if topic["matched"] else "no match"
+        click.echo(f"\n{topic['topic']}: {verdict}, score {topic['score']:g}")
+        for hit in topic["hits"]:
+            click.echo(f"  {hit['term']} ({hit['field']} ×{hit['count']}): {hit['snippet']}")
+    if len(item["urls"]) > 1:
+        click.echo("\nalso published at:")
+        for u in item["urls"]:
+            click.echo(f"  {u['url']} ({u['source']}, first seen {u['first_seen_at']})")
+    if item["alerts"]:
+        click.echo("\nalerts:\n" + report.table(item["alerts"], ["channel", "status", "attempts",
+                                                              "sent_at", "last_error"]))  # fmt: skip
+    click.echo("\n" + item["body"])
+
+
+@cli.command()
+@config_option
+@json_option
+def status(config_path: Path, as_json: bool) -> None:
+    """Source health and the outbox; exit 1 when something needs attention."""
+    settings = _settings(config_path)
+    store = Store(settings.db_path)
+    sources = store.source_status()
+    outbox = store.outbox_counts()
+    data = {"sources": sources, "outbox": outbox, "items": store.count_items()}
+    if as_json:
+        click.echo(report.as_json(data))
+    else:
+        click.echo(report.table(sources, ["source", "last_run_at", "last_success_at",
+                                          "consecutive_failures", "new_last_run", "last_error"]))  # fmt: skip
+        click.echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
+    failing = any(s["consecutive_failures"] for s in sources) or outbox.get("failed", 0)
+    sys.exit(1 if failing else 0)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise click.BadParameter(f"{path}:{number}: not JSON ({exc.msg})") from None
+    return rows
+
+
+@cli.command("match")
+@click.argument("articles", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=Path("config/topics.toml"),
+    show_default=True,
+    help="Topic rules file.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL of {id, <topic>: 0|1|2}: print precision and recall to stderr.",
+)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write the JSON lines (default: stdout).")  # fmt: skip
+def match_command(articles: Path, rules_path: Path, labels: Path | None, output: Any) -> None:
+    """Apply the topic rules to articles in a JSONL file (id, title, body)."""
+    from monitor.evaluate import evaluate, format_metrics
+    from monitor.match import match
+
+    rules = load_rules(rules_path)
+    results: dict[Any, dict[str, Any]] = {}
+    rows = _read_jsonl(articles)
+    with click.progressbar(rows, label="matching", file=sys.stderr) as bar:
+        for row in bar:
+            verdict = match(row.get("title", ""), row.get("body", ""), rules)
+            topics = {
+                t.topic: {"score": t.score, "matched": t.matched, "terms": [h.term for h in t.hits]}
+                for t in verdict.topics
+            }
+            results[row["id"]] = topics
+            output.write(json.dumps({"id": row["id"], "topics": topics}, ensure_ascii=False) + "\n")
+    if labels:
+        metrics = evaluate(results, _read_jsonl(labels))
+        click.echo(format_metrics(metrics), err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="monitor")

@@ -1,0 +1,76 @@
+"""Precision and recall of topic verdicts against labelled articles. Pure.
+
+A label of 1 or 2 counts as relevant; recall is also given for label 2 alone
+(articles mainly about the topic), which no alerting rule should miss. A label
+key names a topic when it equals the topic's name or begins it (`cyber` labels
+the `cybersecurity` topic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tabulate import tabulate
+
+
+@dataclass(frozen=True)
+class Metrics:
+    topic: str
+    labelled: int
+    relevant: int
+    matched: int
+    true_positives: int
+    precision: float
+    recall: float
+    recall_main: float
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 1.0
+
+
+def _label_key(topic: str, label: dict[str, Any]) -> str | None:
+    keys = [k for k in label if k != "id" and isinstance(label[k], int)]
+    return next((k for k in keys if k == topic), None) or next(
+        (k for k in keys if topic.startswith(k)), None
+    )
+
+
+def evaluate(
+    results: dict[Any, dict[str, dict[str, Any]]], labels: list[dict[str, Any]]
+) -> list[Metrics]:
+    """Compare `results` (id -> topic -> {matched}) with labels for the same ids."""
+    topics = sorted({t for verdicts in results.values() for t in verdicts})
+    metrics = []
+    for topic in topics:
+        pairs = []
+        for label in labels:
+            key = _label_key(topic, label)
+            if key is not None and label["id"] in results:
+                pairs.append((label[key], results[label["id"]][topic]["matched"]))
+        relevant = [p for p in pairs if p[0] >= 1]
+        main = [p for p in pairs if p[0] == 2]
+        matched = [p for p in pairs if p[1]]
+        hits = [p for p in relevant if p[1]]
+        metrics.append(
+            Metrics(
+                topic=topic,
+                labelled=len(pairs),
+                relevant=len(relevant),
+                matched=len(matched),
+                true_positives=len(hits),
+                precision=_ratio(len(hits), len(matched)),
+                recall=_ratio(len(hits), len(relevant)),
+                recall_main=_ratio(sum(1 for p in main if p[1]), len(main)),
+            )
+        )
+    return metrics
+
+
+def format_metrics(metrics: list[Metrics]) -> str:
+    return tabulate(
+        [[m.topic, m.labelled, m.relevant, m.matched, m.precision, m.recall, m.recall_main]
+         for m in metrics],
+        headers=["topic", "labelled", "relevant", "matched", "precision", "recall>=1", "recall=2"],
+    )  # fmt: skip

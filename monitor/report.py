@@ -1,0 +1,68 @@
+"""Format what the monitor did and found for people (tables) and machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from monitor.models import RunReport
+
+TITLE_CHARS = 70
+
+
+def short(text: str, width: int = TITLE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(nothing)"
+    return tabulate([[row.get(c, "") for c in columns] for row in rows], headers=columns)
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+def run_rows(report: RunReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": s.source,
+            "found": s.found,
+            "new": s.new,
+            "matched": s.matched,
+            "duplicates": s.duplicates,
+            "status": s.error
+            or ("not modified" if s.not_modified else "ok")
+            + (f", {len(s.problems)} problems" if s.problems else ""),
+            "seconds": round(s.seconds, 2),
+        }
+        for s in report.sources
+    ]
+
+
+def format_run(report: RunReport) -> str:
+    """The per-source table, then problems and alert deliveries, one line each."""
+    lines = [table(run_rows(report), ["source", "found", "new", "matched", "duplicates",
+                                      "status", "seconds"])]  # fmt: skip
+    for s in report.sources:
+        lines += [f"  {s.source}: {p}" for p in s.problems]
+    for d in report.deliveries:
+        outcome = "delivered" if d.ok else f"failed, will retry: {d.error}"
+        lines.append(f"alert item {d.item_id} -> {d.channel}: {outcome}")
+    return "\n".join(lines)
+
+
+def match_summary(topics: Iterable[dict[str, Any]]) -> str:
+    """`asean 11.2 (อาเซียน×11, asean×2)` for each matched topic."""
+    return "; ".join(
+        f"{t['topic']} {t['score']:g} ("
+        + ", ".join(f"{h['term']}×{h['count']}" for h in t["hits"][:4])
+        + ")"
+        for t in topics
+        if t["matched"]
+    )

@@ -1,0 +1,85 @@
+"""Run the monitor as a service: APScheduler 3 `BlockingScheduler`, a job per source.
+
+Each job opens its own store connection (SQLite connections stay in the thread
+that made them) and runs its source through `pipeline.run_once`. Every source
+runs once at start; jobs coalesce, never overlap, and jitter their start. An
+alerts job retries due outbox rows every minute. SIGTERM and SIGINT stop the
+scheduler after the jobs in hand finish; due alerts are then sent once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from monitor import alert, fetch
+from monitor.config import Settings
+from monitor.models import Source
+from monitor.pipeline import run_once
+from monitor.store import Store
+
+log = logging.getLogger("monitor")
+JITTER_SECONDS = 30
+MISFIRE_GRACE_SECONDS = 300
+ALERT_RETRY_MINUTES = 1
+
+
+def _run_source(settings: Settings, source: Source) -> None:
+    store = Store(settings.db_path)
+    try:
+        run_once(settings, store, fetch.new_session(settings.fetch), sources=(source,))
+    finally:
+        store.close()
+
+
+def _flush_alerts(settings: Settings) -> None:
+    store = Store(settings.db_path)
+    try:
+        alert.send_pending(store, settings.channels, settings.alerts, datetime.now(UTC))
+    finally:
+        store.close()
+
+
+def build_scheduler(settings: Settings) -> BlockingScheduler:
+    """A scheduler with one interval job per source, first run now, and an alerts job."""
+    scheduler = BlockingScheduler(timezone=UTC)
+    defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
+    now = datetime.now(UTC)
+    for source in settings.sources:
+        scheduler.add_job(
+            _run_source,
+            "interval",
+            args=(settings, source),
+            minutes=source.interval_minutes,
+            jitter=JITTER_SECONDS,
+            next_run_time=now,
+            id=f"source:{source.name}",
+            name=source.name,
+            **defaults,
+        )
+    scheduler.add_job(
+        _flush_alerts, "interval", args=(settings,), minutes=ALERT_RETRY_MINUTES,
+        id="alerts", name="alerts", **defaults,
+    )  # fmt: skip
+    return scheduler
+
+
+def serve(settings: Settings) -> None:
+    """Block until SIGTERM or SIGINT, then let running jobs finish and return."""
+    Store(settings.db_path).close()  # fail fast on an unwritable data directory
+    scheduler = build_scheduler(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after the jobs in hand", signal.Signals(signum).name)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("serving %d sources; stop with Ctrl-C or SIGTERM", len(settings.sources))
+    scheduler.start()
+    _flush_alerts(settings)
+    log.info("stopped")
