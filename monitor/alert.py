@@ -24,16 +24,14 @@ from monitor.config import AlertSettings, Channel
 from monitor.errors import AlertError
 from monitor.models import Delivery
 from monitor.store import Store
-from monitor.thai import BANGKOK
+from monitor.thai import bangkok_time
 
 SUBJECT_CHARS = 150
 
 
 def _bangkok_time(published_at: str | None) -> str:
-    if not published_at:
-        return "date unknown"
-    when = datetime.fromisoformat(published_at.replace("Z", "+00:00")).astimezone(BANGKOK)
-    return when.strftime("%Y-%m-%d %H:%M (Bangkok)")
+    shown = bangkok_time(published_at)
+    return f"{shown} (Bangkok)" if shown else "date unknown"
 
 
 def _topic_lines(item: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, int, str]]]]:

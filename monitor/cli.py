@@ -14,6 +14,7 @@ from monitor import report
 from monitor.config import DEFAULT_CONFIG, Settings, load_rules, load_settings
 from monitor.errors import MonitorError
 from monitor.store import Store
+from monitor.thai import bangkok_time
 
 
 class _Group(click.Group):
@@ -106,7 +107,7 @@ def search(query: str, config_path: Path, limit: int, as_json: bool) -> None:
         return
     for row in rows:
         row["title"] = report.short(row["title"])
-        row["published"] = (row.pop("published_at") or "")[:10]
+        row["published"] = bangkok_time(row.pop("published_at"), with_time=False)
     click.echo(report.table(rows, ["id", "published", "source", "matched_topics", "title"]))
 
 
@@ -133,8 +134,8 @@ def show(item_id: int, config_path: Path, as_json: bool) -> None:
         for u in item["urls"]:
             click.echo(f"  {u['url']} ({u['source']}, first seen {u['first_seen_at']})")
     if item["alerts"]:
-        click.echo("\nalerts:\n" + report.table(item["alerts"], ["channel", "status", "attempts",
-                                                              "sent_at", "last_error"]))  # fmt: skip
+        columns = ["channel", "status", "attempts", "sent_at", "last_error"]
+        click.echo("\nalerts:\n" + report.table(item["alerts"], columns))
     click.echo("\n" + item["body"])
 
 
@@ -151,8 +152,9 @@ def status(config_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(report.as_json(data))
     else:
-        click.echo(report.table(sources, ["source", "last_run_at", "last_success_at",
-                                          "consecutive_failures", "new_last_run", "last_error"]))  # fmt: skip
+        columns = ["source", "last_run_at", "last_success_at", "consecutive_failures",
+                   "new_last_run", "last_error"]  # fmt: skip
+        click.echo(report.table(sources, columns))
         click.echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
     failing = any(s["consecutive_failures"] for s in sources) or outbox.get("failed", 0)
     sys.exit(1 if failing else 0)

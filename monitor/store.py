@@ -218,6 +218,14 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise QueryError(f"search failed for {query!r}: {exc}") from None
 
+    def items_overview(self) -> list[dict[str, Any]]:
+        """Every item's id, source, date, topics and title, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT id, source, published_at, matched_topics, title FROM items ORDER BY id"
+            )
+        )
+
     def count_items(self) -> int:
         return self.db["items"].count
 

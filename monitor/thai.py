@@ -108,6 +108,14 @@ _ENGLISH_DATE = re.compile(
 )
 
 
+def bangkok_time(utc_iso: str | None, with_time: bool = True) -> str:
+    """A stored UTC timestamp shown as Bangkok local time ("" when unknown)."""
+    if not utc_iso:
+        return ""
+    when = datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).astimezone(BANGKOK)
+    return when.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
 def _year(text: str, two_digit_era: str) -> int:
     """Gregorian year from a 4-digit year (BE when above 2400) or a 2-digit one."""
     year = int(text)
