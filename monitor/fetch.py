@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -20,6 +20,7 @@ from monitor.config import FetchSettings
 from monitor.errors import FetchError
 from monitor.models import Fetched
 
+MAX_REDIRECTS = 5
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_:.-]+)""", re.I)
 _THAI_ALIASES = {
@@ -101,11 +102,45 @@ def _check(response: requests.Response, url: str, content: bytes) -> None:
         raise FetchError(f"bot check / challenge page (HTTP {status}); not bypassed", url=url)
     if status >= 400:
         raise FetchError(f"HTTP {status} {response.reason}", url=url, status=status)
-    if not _same_site(url, response.url):
-        raise FetchError(f"redirected to another host: {response.url}", url=url, status=status)
     content_type = response.headers.get("Content-Type", "").lower()
     if content_type.startswith(_BINARY_TYPES):
         raise FetchError(f"unexpected content type {content_type!r}", url=url, status=status)
+
+
+def _next_hop(response: requests.Response, url: str, visited: list[str]) -> str | None:
+    """The redirect target if `response` is a redirect; refuse loops and other hosts."""
+    if not response.is_redirect:
+        return None
+    target = urljoin(response.url, response.headers["Location"])
+    if not _same_site(url, target):
+        raise FetchError(
+            f"redirected to another host: {target}", url=url, status=response.status_code
+        )
+    if target in visited or len(visited) > MAX_REDIRECTS:
+        raise FetchError("redirect loop (too many redirects)", url=url)
+    visited.append(target)
+    return target
+
+
+def _get(
+    session: requests.Session, url: str, settings: FetchSettings, headers: dict[str, str]
+) -> tuple[requests.Response, bytes]:
+    """GET with redirects followed by hand, so no request ever leaves the site."""
+    visited = [url]
+    current = url
+    while True:
+        with session.get(
+            current, headers=headers, timeout=settings.timeout_seconds, stream=True,
+            allow_redirects=False,
+        ) as response:  # fmt: skip
+            target = _next_hop(response, url, visited)
+            if target is None:
+                if response.status_code == 304:
+                    return response, b""
+                content = _read_capped(response, url, settings.max_bytes)
+                _check(response, url, content)
+                return response, content
+        current = target
 
 
 def fetch(
@@ -122,22 +157,16 @@ def fetch(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        with session.get(
-            url, headers=headers, timeout=settings.timeout_seconds, stream=True
-        ) as response:
-            if response.status_code == 304:
-                return Fetched(url, response.url, 304, etag=etag,
-                               last_modified=last_modified, not_modified=True)  # fmt: skip
-            content = _read_capped(response, url, settings.max_bytes)
-            _check(response, url, content)
-    except requests.TooManyRedirects:
-        raise FetchError("redirect loop (too many redirects)", url=url) from None
+        response, content = _get(session, url, settings, headers)
     except requests.Timeout:
         raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
     except requests.ConnectionError as exc:
         raise FetchError(f"connection failed: {_root_cause(exc)}", url=url) from None
     except requests.RequestException as exc:
         raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
+    if response.status_code == 304:
+        return Fetched(url, response.url, 304, etag=etag, last_modified=last_modified,
+                       not_modified=True)  # fmt: skip
     content_type = response.headers.get("Content-Type", "")
     text, encoding = decode(content, content_type)
     return Fetched(

@@ -1,0 +1,85 @@
+"""One full cycle against the served snapshot, a real SQLite file and a real SMTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_httpserver import HTTPServer
+
+from monitor.config import load_settings
+from monitor.pipeline import run_once
+from monitor.store import Store
+from tests.conftest import SEED_TITLE, Smtp, message_text, snapshot_sources, write_config
+
+
+def test_seed_release_is_found_matched_stored_once_and_alerted_once(snapshot_settings, smtp):
+    store = Store(snapshot_settings.db_path)
+
+    report = run_once(snapshot_settings, store)
+
+    assert not report.failed_sources
+    seed_rows = [r for r in store.items_overview() if r["title"].startswith(SEED_TITLE)]
+    assert len(seed_rows) == 1, "the release appears in the listing and the feed, stored once"
+    seed = store.item(seed_rows[0]["id"])
+    assert set(seed["matched_topics"].split(",")) == {"cybersecurity", "asean"}
+    assert seed["published_at"] == "2019-10-06T17:00:00Z"  # 7 Oct 2562, midnight Bangkok
+    assert [u["source"] for u in seed["urls"]] == ["thaigov", "dla-asean"]
+
+    seed_mail = [m for m in smtp.messages if SEED_TITLE in m["Subject"]]
+    assert len(seed_mail) == 1
+    text = message_text(seed_mail[0])
+    assert "ความมั่นคงปลอดภัยไซเบอร์" in text
+    assert "2019-10-07 00:00 (Bangkok)" in text
+    assert "https://asean.dla.go.th/public/news.do?nid=4821" in text  # also published at
+    assert SEED_TITLE in message_text(seed_mail[0], "html")
+
+    matched = [r for r in store.items_overview() if r["matched_topics"]]
+    assert len(smtp.messages) == len(matched), "one email per matched item"
+
+
+def test_second_cycle_sends_nothing_and_stores_nothing_new(snapshot_settings, smtp):
+    store = Store(snapshot_settings.db_path)
+    run_once(snapshot_settings, store)
+    sent, stored = len(smtp.messages), len(store.items_overview())
+
+    report = run_once(snapshot_settings, store)
+
+    assert len(smtp.messages) == sent
+    assert len(store.items_overview()) == stored
+    assert all(s.new == 0 for s in report.sources)
+    assert all(s.not_modified for s in report.sources), "conditional GET answered 304"
+
+
+def test_search_finds_thai_word_inside_running_text(snapshot_settings):
+    store = Store(snapshot_settings.db_path)
+    run_once(snapshot_settings, store)
+
+    titles = [r["title"] for r in store.search("ไซเบอร์")]
+
+    assert any(t.startswith(SEED_TITLE) for t in titles)
+    assert all("ไซเบอร์" in store.item(r["id"])["body"] + r["title"] for r in store.search("ไซเบอร์"))
+
+
+def test_failing_source_does_not_stop_the_other(
+    tmp_path: Path, snapshot_url: str, smtp: Smtp, httpserver: HTTPServer
+):
+    httpserver.expect_request("/broken").respond_with_data("oops", status=500)
+    broken = f"""
+[sources.broken]
+preset = "thaigov-legacy"
+url = "{httpserver.url_for("/broken")}"
+"""
+    settings = load_settings(
+        write_config(tmp_path, broken + snapshot_sources(snapshot_url), smtp.port)
+    )
+    store = Store(settings.db_path)
+
+    report = run_once(settings, store)
+
+    by_name = {s.source: s for s in report.sources}
+    assert "HTTP 500" in by_name["broken"].error
+    assert by_name["thaigov"].new == 33 and not by_name["thaigov"].error
+    status = {s["source"]: s for s in store.source_status()}
+    assert status["broken"]["consecutive_failures"] == 1
+    assert status["thaigov"]["consecutive_failures"] == 0
+    assert smtp.messages, "alerts for the working source still went out"

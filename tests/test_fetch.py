@@ -1,0 +1,122 @@
+"""Fetching over real loopback HTTP: decoding, conditional GET, and every failure as one line."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from monitor.config import FetchSettings
+from monitor.errors import FetchError
+from monitor.fetch import fetch, new_session
+
+SETTINGS = FetchSettings(user_agent="test-agent/1", timeout_seconds=1, max_bytes=100_000)
+THAI = "ความมั่นคงปลอดภัยไซเบอร์ อาเซียน"
+
+
+def _get(server: HTTPServer, path: str = "/p", **kwargs):
+    return fetch(new_session(SETTINGS), server.url_for(path), SETTINGS, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (f"<html>{THAI}</html>".encode(), "text/html; charset=utf-8"),
+        (f"<html>{THAI}</html>".encode("cp874"), "text/html; charset=windows-874"),
+        (f"<html>{THAI}</html>".encode("cp874"), "text/html; charset=TIS-620"),
+        (
+            f'<html><head><meta charset="tis-620"></head>{THAI}</html>'.encode("cp874"),
+            "text/html",
+        ),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=windows-874">'
+            + THAI.encode("cp874"),
+            "text/html",
+        ),
+        (f"<html>{THAI}</html>".encode("cp874"), "text/html"),  # declared nowhere
+        (f"<html>{THAI}</html>".encode(), "text/html"),  # declared nowhere, UTF-8
+    ],
+    ids=["utf8", "header-874", "header-tis620", "meta-tis620", "meta-874", "undeclared-874",
+         "undeclared-utf8"],  # fmt: skip
+)
+def test_thai_text_is_decoded_right(httpserver: HTTPServer, body: bytes, content_type: str):
+    httpserver.expect_request("/p").respond_with_data(body, content_type=content_type)
+
+    assert THAI in _get(httpserver).text
+
+
+def test_user_agent_is_sent(httpserver: HTTPServer):
+    httpserver.expect_request("/p", headers={"User-Agent": "test-agent/1"}).respond_with_data("ok")
+
+    assert _get(httpserver).status == 200
+
+
+def test_conditional_get_returns_not_modified(httpserver: HTTPServer):
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response("<html>x</html>", headers={"ETag": '"v1"'}, content_type="text/html")
+
+    httpserver.expect_request("/p").respond_with_handler(handler)
+
+    first = _get(httpserver)
+    second = _get(httpserver, etag=first.etag)
+
+    assert first.etag == '"v1"' and not first.not_modified
+    assert second.not_modified and second.text == ""
+
+
+def _slow(request: Request) -> Response:
+    time.sleep(2)
+    return Response("late")
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (lambda s: s.expect_request("/p").respond_with_data("x", status=500), "HTTP 500"),
+        (lambda s: s.expect_request("/p").respond_with_data("x", status=404), "HTTP 404"),
+        (lambda s: s.expect_request("/p").respond_with_handler(_slow), "timed out"),
+        (
+            lambda s: s.expect_request("/p").respond_with_data(
+                "x", status=302, headers={"Location": "/p"}
+            ),
+            "redirect loop",
+        ),
+        (
+            lambda s: s.expect_request("/p").respond_with_data(
+                "x", status=302, headers={"Location": "http://example.invalid/"}
+            ),
+            "another host",
+        ),
+        (lambda s: s.expect_request("/p").respond_with_data(b"x" * 200_000), "cap"),
+        (
+            lambda s: s.expect_request("/p").respond_with_data(
+                "<html><title>Just a moment...</title></html>", status=403
+            ),
+            "bot check",
+        ),
+        (
+            lambda s: s.expect_request("/p").respond_with_data(
+                b"\x89PNG", content_type="image/png"
+            ),
+            "content type",
+        ),
+    ],
+    ids=["500", "404", "timeout", "redirect-loop", "other-host", "too-big", "challenge", "png"],
+)
+def test_failures_raise_one_clear_line(httpserver: HTTPServer, setup, reason: str):
+    setup(httpserver)
+
+    with pytest.raises(FetchError) as caught:
+        _get(httpserver)
+
+    assert reason in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_connection_refused_is_a_fetch_error():
+    with pytest.raises(FetchError, match="connection failed"):
+        fetch(new_session(SETTINGS), "http://127.0.0.1:9/", SETTINGS)
