@@ -63,7 +63,9 @@ def smtp() -> Iterator[Smtp]:
     server.stop()
 
 
-def write_config(tmp_path: Path, sources: str, smtp_port: int | None = None, extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, sources: str, smtp_port: int | None = None, extra: str = ""
+) -> Path:
     """A main config in tmp_path using the repository's topics and presets."""
     channel = (
         f"""

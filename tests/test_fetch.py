@@ -38,8 +38,15 @@ def _get(server: HTTPServer, path: str = "/p", **kwargs):
         (f"<html>{THAI}</html>".encode("cp874"), "text/html"),  # declared nowhere
         (f"<html>{THAI}</html>".encode(), "text/html"),  # declared nowhere, UTF-8
     ],
-    ids=["utf8", "header-874", "header-tis620", "meta-tis620", "meta-874", "undeclared-874",
-         "undeclared-utf8"],  # fmt: skip
+    ids=[
+        "utf8",
+        "header-874",
+        "header-tis620",
+        "meta-tis620",
+        "meta-874",
+        "undeclared-874",
+        "undeclared-utf8",
+    ],  # fmt: skip
 )
 def test_thai_text_is_decoded_right(httpserver: HTTPServer, body: bytes, content_type: str):
     httpserver.expect_request("/p").respond_with_data(body, content_type=content_type)

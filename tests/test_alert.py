@@ -1,0 +1,108 @@
+"""Alerts through the outbox: real SMTP, a local webhook, retries, and never twice."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from pytest_httpserver import HTTPServer
+
+from monitor.alert import send_pending
+from monitor.config import AlertSettings, Channel, Settings
+from monitor.pipeline import run_once
+from monitor.store import Store
+from tests.conftest import SEED_TITLE, Smtp, message_text
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def _matched_count(store: Store) -> int:
+    return sum(1 for r in store.items_overview() if r["matched_topics"])
+
+
+def test_smtp_down_then_back_delivers_each_alert_exactly_once(
+    snapshot_settings: Settings, smtp: Smtp
+):
+    store = Store(snapshot_settings.db_path)
+    smtp.stop()
+
+    first = run_once(snapshot_settings, store, now=NOW)
+
+    assert first.deliveries and not any(d.ok for d in first.deliveries)
+    assert "SMTP 127.0.0.1" in first.deliveries[0].error
+    assert store.outbox_counts() == {"pending": _matched_count(store)}
+
+    smtp.start()
+    assert send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, NOW) == []
+    later = NOW + timedelta(seconds=snapshot_settings.alerts.retry_base_seconds)
+    delivered = send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, later)
+    again = send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, later)
+
+    assert all(d.ok for d in delivered) and again == []
+    assert len(smtp.messages) == _matched_count(store)
+    assert len({m["Subject"] for m in smtp.messages}) == len(smtp.messages)
+    assert store.outbox_counts() == {"sent": _matched_count(store)}
+
+
+def test_permanent_failure_is_marked_failed_after_the_cap(snapshot_settings: Settings, smtp):
+    smtp.stop()
+    settings = replace(
+        snapshot_settings, alerts=AlertSettings(max_attempts=2, retry_base_seconds=1)
+    )
+    store = Store(settings.db_path)
+
+    run_once(settings, store, now=NOW)
+    send_pending(store, settings.channels, settings.alerts, NOW + timedelta(seconds=5))
+
+    assert store.outbox_counts() == {"failed": _matched_count(store)}
+    failed = store.outbox_rows(("failed",))
+    assert failed[0]["attempts"] == 2 and "SMTP" in failed[0]["last_error"]
+
+
+def test_email_keeps_thai_subject_and_escapes_html(snapshot_settings: Settings, smtp: Smtp):
+    store = Store(snapshot_settings.db_path)
+    run_once(snapshot_settings, store, now=NOW)
+
+    seed = next(m for m in smtp.messages if SEED_TITLE in m["Subject"])
+
+    assert seed["Subject"].startswith("[cybersecurity, asean] " + SEED_TITLE)
+    html = message_text(seed, "html")
+    assert "<script" not in html
+    assert SEED_TITLE in html
+
+
+def test_webhook_channel_posts_json_with_thai_text(
+    snapshot_settings: Settings, httpserver: HTTPServer
+):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    webhook = Channel(
+        name="hook", kind="apprise", topics=("cybersecurity",),
+        url=f"json://127.0.0.1:{httpserver.port}/hook",
+    )  # fmt: skip
+    settings = replace(snapshot_settings, channels=(webhook,))
+    store = Store(settings.db_path)
+
+    report = run_once(settings, store, now=NOW)
+
+    assert report.deliveries and all(d.ok for d in report.deliveries)
+    bodies = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    cyber = sum(1 for r in store.items_overview() if "cybersecurity" in r["matched_topics"])
+    assert len(bodies) == cyber
+    assert any(SEED_TITLE in b["title"] and "ความมั่นคงปลอดภัยไซเบอร์" in b["message"] for b in bodies)
+
+
+def test_hostile_title_is_escaped_in_html_email(tmp_path):
+    from monitor.alert import html_text
+
+    item = {
+        "url": "https://x/1", "title": '<script>alert(1)</script><a href="http://evil">x</a>',
+        "published_at": None, "source": "s", "urls": [],
+        "match": [{"topic": "asean", "matched": True, "score": 9,
+                   "hits": [{"term": "asean", "field": "title", "count": 1, "snippet": "<b>"}]}],
+    }  # fmt: skip
+
+    html = html_text(item)
+
+    assert "<script>" not in html and 'href="http://evil"' not in html
+    assert "&lt;script&gt;" in html

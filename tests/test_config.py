@@ -1,0 +1,77 @@
+"""A bad config stops start-up with one line naming the file, the key and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_settings
+from monitor.errors import ConfigError
+from tests.conftest import CONFIG, write_config
+
+GOOD_SOURCE = """
+[sources.feed]
+kind = "rss"
+url = "http://127.0.0.1:1/feed"
+"""
+
+
+def test_shipped_configs_load():
+    default = load_settings(CONFIG / "monitor.toml", env={})
+    demo = load_settings(CONFIG / "demo.toml", env={})
+
+    assert {"thaigov-news", "thaicert", "asean-org"} <= {s.name for s in default.sources}
+    assert {t.name for t in default.rules.topics} == {"cybersecurity", "asean"}
+    assert demo.demo is not None and demo.channels[0].kind == "email"
+
+
+@pytest.mark.parametrize(
+    ("sources", "key", "expected"),
+    [
+        (GOOD_SOURCE.replace('"rss"', '"ftp"'), "sources.feed.kind", "one of rss, html"),
+        (GOOD_SOURCE.replace('"http://127.0.0.1:1/feed"', '"feed.xml"'), "sources.feed.url", "URL"),
+        (GOOD_SOURCE + "interval_minutes = 'often'\n", "sources.feed.interval_minutes", "number"),
+        (GOOD_SOURCE + "max_pages = 0\n", "sources.feed.max_pages", ">= 1"),
+        (GOOD_SOURCE + "enabled = 'yes'\n", "sources.feed.enabled", "true or false"),
+        (GOOD_SOURCE + "colour = 'red'\n", "sources.feed.colour", "known key"),
+        (GOOD_SOURCE + "preset = 'nope'\n", "sources.feed.preset", "preset"),
+        ('[sources.x]\npreset = "thaigov-legacy"\n', "sources.x.url", "missing"),
+        (GOOD_SOURCE + "max_pages = 2.5\n", "sources.feed.max_pages", "an integer"),
+        ("this is = not toml [", "(syntax)", "valid TOML"),
+    ],
+)
+def test_bad_values_name_file_key_and_expectation(
+    tmp_path: Path, sources: str, key: str, expected: str
+):
+    path = write_config(tmp_path, sources)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_secret_names_the_environment_variable(tmp_path: Path):
+    extra = '[channels.chat]\nkind = "apprise"\nurl_env = "MONITOR_TEST_CHAT_URL"\n'
+    path = write_config(tmp_path, GOOD_SOURCE, extra=extra)
+
+    with pytest.raises(ConfigError, match="channels.chat.url_env: environment variable "
+                       "MONITOR_TEST_CHAT_URL to be set"):  # fmt: skip
+        load_settings(path, env={})
+    settings = load_settings(path, env={"MONITOR_TEST_CHAT_URL": "json://127.0.0.1:1/x"})
+    assert settings.channels[0].url == "json://127.0.0.1:1/x"
+
+
+def test_missing_file_is_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match="an existing TOML file"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_channel_topic_must_exist(tmp_path: Path):
+    extra = '[channels.c]\nkind = "apprise"\nurl_env = "U"\ntopics = ["sports"]\n'
+    with pytest.raises(ConfigError, match="channels.c.topics: topic names"):
+        load_settings(write_config(tmp_path, GOOD_SOURCE, extra=extra), env={"U": "json://h/x"})

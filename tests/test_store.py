@@ -1,0 +1,70 @@
+"""The archive: schema through migrations, Thai full-text search, safe queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import QueryError
+from monitor.models import Item, Match
+from monitor.store import Store
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _save(store: Store, url: str, title: str, body: str) -> int:
+    item = Item(url=url, source="s", title=title, body=body, published_at=None, content_hash=url)
+    return store.save_item(item, Match(), [], NOW)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "m.db")
+    _save(s, "https://a/1", "ข่าวหนึ่ง", "ที่ประชุมหารือความมั่นคงปลอดภัยไซเบอร์ของภูมิภาค")
+    _save(s, "https://a/2", "ข่าวสอง", "ถนนปลอดภัยช่วงเทศกาล ASEAN Summit in Bangkok")
+    _save(s, "https://a/3", "Ransomware warning", "ภัยคุกคามจากแรนซัมแวร์")
+    return s
+
+
+def _titles(store: Store, query: str) -> list[str]:
+    return sorted(r["title"] for r in store.search(query))
+
+
+def test_thai_word_inside_running_text_is_found(store: Store):
+    assert _titles(store, "ไซเบอร์") == ["ข่าวหนึ่ง"]
+
+
+def test_thai_compound_query_finds_words_in_sequence(store: Store):
+    assert _titles(store, "ความมั่นคงปลอดภัยไซเบอร์") == ["ข่าวหนึ่ง"]
+
+
+def test_short_thai_word_is_not_found_inside_a_longer_word(store: Store):
+    # ภัย is a word of ภัยคุกคาม (threat) but only part of ปลอดภัย (safe).
+    assert _titles(store, "ภัย") == ["Ransomware warning"]
+    assert _titles(store, "ปลอดภัย") == ["ข่าวสอง", "ข่าวหนึ่ง"]
+
+
+def test_english_is_case_insensitive_and_prefix_works(store: Store):
+    assert _titles(store, "asean") == ["ข่าวสอง"]
+    assert _titles(store, "ransom*") == ["Ransomware warning"]
+
+
+@pytest.mark.parametrize("query", ['"', "AND", "a OR (b", "NEAR(", "*", "title:x", "-x"])
+def test_odd_queries_never_raise_a_syntax_error(store: Store, query: str):
+    try:
+        store.search(query)
+    except QueryError as exc:
+        assert "nothing to search for" in str(exc)
+
+
+def test_reopening_applies_no_migration_twice(tmp_path: Path):
+    Store(tmp_path / "m.db").close()
+    store = Store(tmp_path / "m.db")
+    assert store.count_items() == 0
+
+
+def test_unknown_item_is_a_query_error(store: Store):
+    with pytest.raises(QueryError, match="no item with id 99"):
+        store.item(99)
