@@ -1,103 +1,146 @@
 """Deliver queued alerts: email over SMTP, chat through Apprise. I/O at the edge.
 
-Rows come from the store's outbox; each is sent, then marked `sent`. A failure is
-counted and retried later with exponential backoff, and marked `failed` after the
-configured number of attempts. The one window where a restart can send twice is
-between a channel accepting a message and the outbox recording it: the mark is
-written right after the channel returns.
+Rows come from the store's outbox once due (routing in `route.py` set the time).
+An instant channel gets one message per item; a digest channel gets one message
+for all its due items. Each message is sent, then its rows are marked `sent` in
+one transaction. A failure is counted and retried with exponential backoff, and
+marked `failed` after `max_attempts` (`monitor alerts retry` re-queues it).
+
+The one window where a restart can send twice is between a channel accepting a
+message and the outbox recording it; the mark is written right after the
+channel returns, so the window is one SQLite commit long.
+
+Text comes from Jinja2 templates in `config/templates/`: HTML is autoescaped,
+Markdown is escaped with the `md` filter, so a hostile title cannot inject
+markup or links. Chat messages are cut to the service's limit (Apprise knows it
+per service, LINE 5,000 characters) by dropping whole items, then if needed by
+cutting text before a combining Thai mark or a link, never inside one.
 """
 
 from __future__ import annotations
 
-import html
+import re
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import apprise
+import jinja2
 
-from monitor.config import AlertSettings, Channel
-from monitor.errors import AlertError
+from monitor.config import AlertSettings, Channel, Settings
+from monitor.errors import AlertError, ConfigError
 from monitor.models import Delivery
 from monitor.store import Store
 from monitor.thai import bangkok_time
 
-SUBJECT_CHARS = 150
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
+_URL = re.compile(r"https?://\S+")
+DEFAULT_CHAT_LIMIT = 4000
 
 
-def _bangkok_time(published_at: str | None) -> str:
-    shown = bangkok_time(published_at)
-    return f"{shown} (Bangkok)" if shown else "date unknown"
+def escape_markdown(text: str) -> str:
+    """Backslash-escape every Markdown control character."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
-def _topic_lines(item: dict[str, Any]) -> list[tuple[str, list[tuple[str, str, int, str]]]]:
-    """(topic, [(term, field, count, snippet)]) for each matched topic."""
-    return [
-        (t["topic"], [(h["term"], h["field"], h["count"], h["snippet"]) for h in t["hits"]])
-        for t in item["match"]
-        if t["matched"]
-    ]
+@lru_cache(maxsize=4)
+def _environment(folder: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = escape_markdown
+    return env
 
 
-def _other_urls(item: dict[str, Any]) -> list[dict[str, Any]]:
-    return [u for u in item["urls"] if u["url"] != item["url"]]
+def render(folder: Path, name: str, **context: Any) -> str:
+    try:
+        return _environment(folder).get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        raise ConfigError(str(folder / name), "(template)", f"a valid template: {exc}") from None
 
 
-def subject(item: dict[str, Any]) -> str:
-    topics = ", ".join(t for t, _ in _topic_lines(item))
-    text = f"[{topics}] {item['title']}"
-    return text if len(text) <= SUBJECT_CHARS else text[: SUBJECT_CHARS - 1] + "…"
+def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """What a template sees of a stored item."""
+    shown = bangkok_time(item["published_at"])
+    return {
+        "title": item["title"],
+        "url": item["url"],
+        "source": item["source"],
+        "date": f"{shown} (Bangkok)" if shown else "unknown",
+        "topics": [
+            {
+                "name": t["topic"],
+                "label": labels.get(t["topic"], t["topic"]),
+                "score": t["score"],
+                "terms": t["hits"],
+            }
+            for t in item["match"]
+            if t["matched"]
+        ],
+        "also": [u for u in item["urls"] if u["url"] != item["url"]],
+    }
 
 
-def plain_text(item: dict[str, Any]) -> str:
-    """The alert as plain text: used for the email's text part and for chat."""
-    lines = [
-        item["title"],
-        "",
-        f"Date: {_bangkok_time(item['published_at'])}",
-        f"Source: {item['source']}",
-        f"Link: {item['url']}",
-    ]
-    for topic, hits in _topic_lines(item):
-        terms = ", ".join(f"{term} ({field} ×{count})" for term, field, count, _ in hits)
-        lines += ["", f"{topic}: {terms}"] + [f"  “{snip}”" for *_, snip in hits[:2]]
-    if others := _other_urls(item):
-        lines += ["", "Also published at:"] + [f"  {u['url']} ({u['source']})" for u in others]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class Composer:
+    """Renders messages for one set of templates and topic labels."""
+
+    templates: Path
+    labels: dict[str, str]
+
+    def subject(self, items: list[dict[str, Any]]) -> str:
+        text = " ".join(render(self.templates, "subject.txt.j2", items=items).split())
+        return cut(text, 200)
+
+    def email(self, items: list[dict[str, Any]], channel: Channel) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = self.subject(items)
+        message["From"] = channel.sender
+        message["To"] = ", ".join(channel.recipients)
+        message["Message-ID"] = make_msgid(domain="thai-news-monitor")
+        message.set_content(render(self.templates, "email.txt.j2", items=items), charset="utf-8")
+        html = render(self.templates, "email.html.j2", items=items)
+        message.add_alternative(html, subtype="html", charset="utf-8")
+        return message
+
+    def chat(self, items: list[dict[str, Any]], markdown: bool, limit: int) -> str:
+        """The chat body, cut to `limit` characters by dropping items, then text."""
+        name = "chat.md.j2" if markdown else "chat.txt.j2"
+        for shown in range(len(items), 0, -1):
+            body = render(self.templates, name, items=items[:shown], more=len(items) - shown)
+            if len(body) <= limit:
+                return body
+        return cut(body, limit)
 
 
-def html_text(item: dict[str, Any]) -> str:
-    """The alert as HTML; every piece of item text is escaped."""
-    e = html.escape
-    parts = [
-        f'<h2><a href="{e(item["url"])}">{e(item["title"])}</a></h2>',
-        f"<p>{e(_bangkok_time(item['published_at']))} · {e(item['source'])}</p>",
-    ]
-    for topic, hits in _topic_lines(item):
-        terms = ", ".join(
-            f"<b>{e(term)}</b> ({e(field)} ×{count})" for term, field, count, _ in hits
-        )
-        snippets = "".join(f"<blockquote>{e(snip)}</blockquote>" for *_, snip in hits[:2])
-        parts.append(f"<p>{e(topic)}: {terms}</p>{snippets}")
-    if others := _other_urls(item):
-        links = "".join(f'<li><a href="{e(u["url"])}">{e(u["url"])}</a></li>' for u in others)
-        parts.append(f"<p>Also published at:</p><ul>{links}</ul>")
-    return "<html><body>" + "".join(parts) + "</body></html>"
+def composer_for(settings: Settings) -> Composer:
+    """The composer for the configured templates and topic labels."""
+    labels = {topic.name: topic.label for topic in settings.rules.topics}
+    return Composer(settings.templates_dir, labels)
 
 
-def email_message(item: dict[str, Any], channel: Channel) -> EmailMessage:
-    message = EmailMessage()
-    message["Subject"] = subject(item)
-    message["From"] = channel.sender
-    message["To"] = ", ".join(channel.recipients)
-    message["Message-ID"] = make_msgid(domain="thai-news-monitor")
-    message.set_content(plain_text(item), charset="utf-8")
-    message.add_alternative(html_text(item), subtype="html", charset="utf-8")
-    return message
+def cut(text: str, limit: int) -> str:
+    """Shorten to `limit` characters with "…", never inside a Thai cluster or a link."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    end = limit - 1
+    while end > 0 and unicodedata.category(text[end]) == "Mn":
+        end -= 1  # a Thai vowel or tone mark belongs to the letter before it
+    for link in _URL.finditer(text):
+        if link.start() < end < link.end():
+            end = link.start()
+    return text[:end].rstrip() + "…"
 
 
 def send_email(message: EmailMessage, channel: Channel) -> None:
@@ -120,22 +163,39 @@ def send_email(message: EmailMessage, channel: Channel) -> None:
         raise AlertError(channel.name, f"SMTP {channel.host}:{channel.port}: {exc}") from exc
 
 
-def send_chat(title: str, body: str, channel: Channel) -> None:
+def chat_service(channel: Channel) -> tuple[bool, int]:
+    """(takes Markdown, body length limit) of the Apprise service behind the URL."""
+    plugin = apprise.Apprise.instantiate(channel.url)
+    if plugin is None:
+        raise AlertError(channel.name, "the Apprise URL is not valid")
+    formats = plugin.notify_format
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    limit = channel.max_chars or plugin.body_maxlen or DEFAULT_CHAT_LIMIT
+    return apprise.NotifyFormat.MARKDOWN in formats, limit
+
+
+def send_chat(title: str, body: str, markdown: bool, channel: Channel) -> None:
     """Send through Apprise; raise AlertError with Apprise's own reason on failure."""
     notifier = apprise.Apprise()
     if not notifier.add(channel.url):
         raise AlertError(channel.name, "the Apprise URL is not valid")
-    result = notifier.notify(body=body, title=title, timeout=channel.timeout_seconds)
+    body_format = apprise.NotifyFormat.MARKDOWN if markdown else apprise.NotifyFormat.TEXT
+    result = notifier.notify(
+        body=body, title=title, body_format=body_format, timeout=channel.timeout_seconds
+    )
     if not result:
         reasons = [entry.message for entry in result.logs()] or ["rejected"]
         raise AlertError(channel.name, reasons[-1])
 
 
-def deliver(item: dict[str, Any], channel: Channel) -> None:
+def deliver(items: list[dict[str, Any]], channel: Channel, composer: Composer) -> None:
+    """Send one message holding `items` on `channel`."""
     if channel.kind == "email":
-        send_email(email_message(item, channel), channel)
-    else:
-        send_chat(subject(item), plain_text(item), channel)
+        send_email(composer.email(items, channel), channel)
+        return
+    markdown, limit = chat_service(channel)
+    title = composer.subject(items)
+    send_chat(title, composer.chat(items, markdown, limit - len(title) - 1), markdown, channel)
 
 
 def _retry_delay(attempts_made: int, settings: AlertSettings) -> timedelta | None:
@@ -145,23 +205,38 @@ def _retry_delay(attempts_made: int, settings: AlertSettings) -> timedelta | Non
     return timedelta(seconds=min(seconds, settings.retry_max_seconds))
 
 
+def _batches(rows: list[dict[str, Any]], channel: Channel) -> list[list[dict[str, Any]]]:
+    if channel.routing.mode == "digest":
+        return [rows]
+    return [[row] for row in rows]
+
+
 def send_pending(
-    store: Store, channels: Iterable[Channel], settings: AlertSettings, now: datetime
+    store: Store,
+    channels: Iterable[Channel],
+    settings: AlertSettings,
+    composer: Composer,
+    now: datetime,
 ) -> list[Delivery]:
-    """Try every due outbox row once; record each outcome before the next."""
+    """Send every due outbox row once; record each outcome before the next message."""
     by_name = {c.name: c for c in channels}
+    due: dict[str, list[dict[str, Any]]] = {}
+    for row in store.due_alerts(now):
+        if row["channel"] in by_name:  # a channel removed from config keeps its rows
+            due.setdefault(row["channel"], []).append(row)
     deliveries = []
-    for row in list(store.due_alerts(now)):
-        channel = by_name.get(row["channel"])
-        if channel is None:
-            continue  # channel removed or disabled in config: keep the row for later
-        try:
-            deliver(store.item(row["item_id"]), channel)
-        except AlertError as exc:
-            delay = _retry_delay(row["attempts"] + 1, settings)
-            store.mark_attempt_failed(row["id"], str(exc), delay, now)
-            deliveries.append(Delivery(row["item_id"], channel.name, False, str(exc)))
-        else:
-            store.mark_sent(row["id"], now)
-            deliveries.append(Delivery(row["item_id"], channel.name, True))
+    for name, rows in due.items():
+        channel = by_name[name]
+        for batch in _batches(rows, channel):
+            ids = [row["id"] for row in batch]
+            try:
+                items = [view(store.item(row["item_id"]), composer.labels) for row in batch]
+                deliver(items, channel, composer)
+            except AlertError as exc:
+                attempts = max(row["attempts"] for row in batch) + 1
+                store.mark_attempt_failed(ids, str(exc), _retry_delay(attempts, settings), now)
+                deliveries += [Delivery(r["item_id"], name, False, str(exc)) for r in batch]
+            else:
+                store.mark_sent(ids, now)
+                deliveries += [Delivery(r["item_id"], name, True) for r in batch]
     return deliveries

@@ -11,13 +11,17 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
+
 from monitor.errors import ConfigError
 from monitor.match import Rules, Term, Topic
 from monitor.models import ArticleRules, ListingRules, Source
+from monitor.route import Routing, parse_clock
 
 DEFAULT_CONFIG = Path("config/monitor.toml")
 DEFAULT_USER_AGENT = (
@@ -34,11 +38,11 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class Channel:
-    """An alert channel: `email` (SMTP) or `apprise` (chat URL)."""
+    """An alert channel: `email` (SMTP) or `apprise` (chat URL), and its routing."""
 
     name: str
     kind: str
-    topics: tuple[str, ...] = ()
+    routing: Routing = Routing()
     host: str = ""
     port: int = 0
     tls: str = "none"  # none | starttls | ssl
@@ -48,6 +52,7 @@ class Channel:
     recipients: tuple[str, ...] = ()
     url: str = ""
     timeout_seconds: float = 20.0
+    max_chars: int = 0  # 0: the limit known for the Apprise URL's service
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Settings:
     rules: Rules
     channels: tuple[Channel, ...]
     alerts: AlertSettings
+    templates_dir: Path
     demo: DemoSettings | None = None
 
     @property
@@ -220,7 +226,9 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
     )
 
 
-_TOPIC_KEYS = {"label", "threshold", "terms", "ignore", "veto", "require_any", "description"}
+_TOPIC_KEYS = {
+    "label", "threshold", "terms", "ignore", "veto", "require_any", "require_all", "description",
+}  # fmt: skip
 
 
 def load_rules(path: Path) -> Rules:
@@ -245,6 +253,20 @@ def load_rules(path: Path) -> Rules:
         for required in require_any:
             if required not in known:
                 t.fail("require_any", f"terms listed in terms, {required!r} is not")
+        groups = t.get("require_all", list, "a list of lists of terms", [])
+        require_all = []
+        for group in groups:
+            if (
+                not isinstance(group, list)
+                or not group
+                or not all(isinstance(r, str) for r in group)
+            ):
+                t.fail("require_all", "a list of non-empty lists of terms")
+            texts = tuple(Term.parse(r, 0).text for r in group)
+            for required in texts:
+                if required not in known:
+                    t.fail("require_all", f"terms listed in terms, {required!r} is not")
+            require_all.append(texts)
         topics.append(
             Topic(
                 name=name,
@@ -254,6 +276,7 @@ def load_rules(path: Path) -> Rules:
                 ignore=t.texts("ignore"),
                 veto=t.texts("veto"),
                 require_any=require_any,
+                require_all=tuple(require_all),
             )
         )
     if not topics:
@@ -263,7 +286,8 @@ def load_rules(path: Path) -> Rules:
 
 _CHANNEL_KEYS = {
     "kind", "enabled", "topics", "host", "port", "tls", "username", "password_env",
-    "sender", "recipients", "url_env", "timeout_seconds",
+    "sender", "recipients", "url_env", "timeout_seconds", "min_score", "mode", "digest",
+    "digest_time", "quiet_hours", "urgent_score", "max_chars",
 }  # fmt: skip
 
 
@@ -278,16 +302,49 @@ def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> 
     return env[name]
 
 
-def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:
-    kind = table.choice("kind", ("email", "apprise"))
+def _clock(table: _Table, key: str, text: str) -> time:
+    try:
+        return parse_clock(text)
+    except ValueError:
+        raise table.fail(key, f"a time of day HH:MM, got {text!r}") from None
+
+
+def _routing(table: _Table, topics: set[str]) -> Routing:
     wanted = table.texts("topics", tuple(sorted(topics)))
     for topic in wanted:
         if topic not in topics:
             table.fail("topics", f"topic names from the rules ({', '.join(sorted(topics))})")
-    common = {"name": name, "kind": kind, "topics": wanted,
+    quiet = table.text("quiet_hours", "")
+    quiet_start = quiet_end = None
+    if quiet:
+        if quiet.count("-") != 1:
+            table.fail("quiet_hours", f'"HH:MM-HH:MM" (Bangkok time), got {quiet!r}')
+        start, end = quiet.split("-")
+        quiet_start = _clock(table, "quiet_hours", start)
+        quiet_end = _clock(table, "quiet_hours", end)
+    urgent = table.data.get("urgent_score")
+    return Routing(
+        topics=wanted,
+        min_score=table.number("min_score", 0),
+        mode=table.choice("mode", ("instant", "digest"), "instant"),
+        digest=table.choice("digest", ("hourly", "daily"), "daily"),
+        digest_time=_clock(table, "digest_time", table.text("digest_time", "08:00")),
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        urgent_score=None if urgent is None else table.number("urgent_score"),
+    )
+
+
+def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:
+    kind = table.choice("kind", ("email", "apprise"))
+    common = {"name": name, "kind": kind, "routing": _routing(table, topics),
               "timeout_seconds": table.number("timeout_seconds", 20, minimum=1)}  # fmt: skip
     if kind == "apprise":
-        return Channel(**common, url=_secret(table, "url_env", env, required=True))
+        return Channel(
+            **common,
+            url=_secret(table, "url_env", env, required=True),
+            max_chars=table.integer("max_chars", 0),
+        )
     recipients = table.texts("recipients")
     if not recipients:
         table.fail("recipients", "a non-empty list of email addresses")
@@ -303,8 +360,25 @@ def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str])
     )
 
 
+TEMPLATES = ("subject.txt.j2", "email.txt.j2", "email.html.j2", "chat.txt.j2", "chat.md.j2")
+
+
+def _templates(root: _Table, folder: Path) -> Path:
+    """Check that every alert template exists and parses, so a typo fails at start-up."""
+    for name in TEMPLATES:
+        path = folder / name
+        try:
+            jinja2.Environment().parse(path.read_text(encoding="utf-8"))
+        except OSError:
+            root.fail("templates_dir", f"a folder holding {', '.join(TEMPLATES)} ({path} missing)")
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(str(path), f"line {exc.lineno}", f"valid Jinja2: {exc}") from None
+    return folder
+
+
 _ROOT_KEYS = {
-    "data_dir", "topics_file", "presets_file", "fetch", "sources", "channels", "alerts", "demo",
+    "data_dir", "topics_file", "presets_file", "templates_dir", "fetch", "sources", "channels",
+    "alerts", "demo",
 }  # fmt: skip
 
 
@@ -362,5 +436,6 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         rules=rules,
         channels=channels,
         alerts=alerts,
+        templates_dir=_templates(root, resolve(root.text("templates_dir", "templates"))),
         demo=demo,
     )

@@ -2,22 +2,38 @@
 
 Method:
 1. Normalise title and body (`thai.normalize_text`): NFC, zero-width characters,
-   odd spaces, Thai tone-mark order, Thai digits, Latin case.
+   odd spaces, Thai tone-mark order, Thai digits, Latin case. Snippets are cut from
+   the original text (same offsets when normalisation kept the length, else from
+   the normalised text).
 2. Find candidate hits of every term of every topic in one Aho-Corasick scan.
 3. Verify each candidate: a Thai term must start and end on a `newmm` word
    boundary, computed on a window of +-40 characters around the hit only (not the
    whole article); a Latin term must not touch a Latin letter or digit on either
    side (`ASEAN-Japan` counts, `concert` does not contain `CERT`). A term written
    `word*` may continue after its end (`cyber*` matches `cybersecurity`); a term
-   written `*word*` matches anywhere.
-4. Drop hits inside an `ignore` phrase of the topic (`ปลอดภัยทางถนน` is road safety).
-5. Score: each distinct term adds its weight times a field factor (title 3, lead 1.5,
-   body 1) plus a small bonus that grows with the log of its count; a veto term
-   found anywhere forces no match; `require_any` needs one of its terms.
+   written `*word*` matches anywhere. The segmenter uses pythainlp's dictionary
+   plus the few loanwords it cannot segment (`EXTRA_WORDS`, e.g. แรนซัมแวร์).
+4. Drop hits inside an `ignore` phrase of the topic (`ภูมิภาคอาเซียน` is geography),
+   and nested hits: where a longer term of the same topic covers a shorter one
+   (`ความมั่นคงปลอดภัยไซเบอร์` covers `ไซเบอร์`), only the longest counts.
+5. Score, per topic (all numbers are per-term weights from the config):
+   - each distinct term adds `weight * field factor` of its best place
+     (title 3, lead = first 500 body characters 1.5, rest of the body 1);
+   - repetition adds `weight * 0.5 * log2(count)`;
+   - body hits count fully only where they cluster: the body part of the score
+     uses the densest `CLUSTER_CHARS` window (a paragraph or agenda item); hits
+     outside that window add `weight * 0.5 * log2(count)` only. So one word in a
+     20-page speech stays low, while a cabinet summary with an ASEAN agenda item
+     (a cluster of hits) can pass.
+   A veto phrase anywhere forces no match; `require_any` needs one of its terms;
+   each `require_all` group needs one of its terms.
 
-Known false positives: a long article that mentions a strong term once in its lead
-(e.g. a cabinet summary naming the Cybersecurity Act) can pass; topic names used as
-geography ("ประเทศในอาเซียน") need an ignore phrase to be discounted.
+Known false positives: courtesy calls that thank Thailand for its ASEAN chairmanship
+in one sentence (`ประธานอาเซียน` is a strong term); articles whose title names a
+topic only as geography or as part of an event name (`CEBIT ASEAN`); cabinet
+summaries where a cyber term appears in a single agenda item about something
+else. Known misses: articles that describe an attack or scam without any topic
+vocabulary (e.g. a fake website "หลอกขาย" with no cyber word).
 """
 
 from __future__ import annotations
@@ -30,12 +46,18 @@ from functools import lru_cache
 import ahocorasick
 
 from monitor.models import Match, TermHit, TopicResult
-from monitor.thai import normalize_text, word_boundaries
+from monitor.thai import normalize_text
 
 LEAD_CHARS = 500
 WINDOW_CHARS = 40
 SNIPPET_CHARS = 60
+CLUSTER_CHARS = 1500
 FIELD_FACTORS = {"title": 3.0, "lead": 1.5, "body": 1.0}
+REPEAT_FACTOR = 0.5
+# Loanwords and abbreviations newmm splits badly (แรนซัมแวร์ -> แร|นซัมแวร์). Add
+# only words the segmenter cannot otherwise segment: adding compound keywords
+# makes nested keywords disappear (see NOTES.md).
+EXTRA_WORDS = ("แรนซัมแวร์", "ฟิชชิ่ง", "สกมช", "ไทยเซิร์ต", "บอตเน็ต", "วันนาคราย")
 _LATIN_WORD = re.compile(r"[a-z0-9]")
 _HAS_THAI = re.compile(r"[\u0e00-\u0e7f]")
 
@@ -63,7 +85,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic: weighted terms, a threshold and optional any/none conditions."""
+    """A topic: weighted terms, a threshold and optional any/all/none conditions."""
 
     name: str
     label: str
@@ -72,6 +94,7 @@ class Topic:
     ignore: tuple[str, ...] = ()
     veto: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()  # normalised term texts
+    require_all: tuple[tuple[str, ...], ...] = ()  # groups of normalised term texts
 
 
 @dataclass(frozen=True)
@@ -98,9 +121,30 @@ def _compile(topics: tuple[Topic, ...]) -> ahocorasick.Automaton:
             patterns.setdefault(normalize_text(phrase), []).append((topic.name, "veto", None))
     automaton = ahocorasick.Automaton()
     for text, uses in patterns.items():
-        automaton.add_word(text, (text, tuple(uses)))
+        if text:
+            automaton.add_word(text, (text, tuple(uses)))
     automaton.make_automaton()
     return automaton
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # type: ignore[no-untyped-def]
+    """newmm with pythainlp's word list plus EXTRA_WORDS; loaded once (~0.5 s)."""
+    from pythainlp.corpus import thai_words
+    from pythainlp.tokenize import word_tokenize
+    from pythainlp.util import dict_trie
+
+    trie = dict_trie(set(thai_words()) | set(EXTRA_WORDS))
+
+    def boundaries(text: str) -> set[int]:
+        bounds = {0, len(text)}
+        offset = 0
+        for token in word_tokenize(text, custom_dict=trie, engine="newmm", keep_whitespace=True):
+            offset += len(token)
+            bounds.add(offset)
+        return bounds
+
+    return boundaries
 
 
 def _is_latin_word_char(text: str, index: int) -> bool:
@@ -121,7 +165,7 @@ class _Boundaries:
         if window not in self._cache:
             start = self._widen_left(window * WINDOW_CHARS - WINDOW_CHARS)
             end = self._widen_right(window * WINDOW_CHARS + 2 * WINDOW_CHARS)
-            self._cache[window] = {start + b for b in word_boundaries(self.text[start:end])}
+            self._cache[window] = {start + b for b in _segmenter()(self.text[start:end])}
         return index in self._cache[window]
 
     # The segmenter must not start or stop inside a word: move a window edge to
@@ -155,14 +199,15 @@ def _verified(term: Term | None, text: str, start: int, end: int, bounds: _Bound
 def _snippet(text: str, start: int, end: int) -> str:
     left = max(0, start - SNIPPET_CHARS)
     right = min(len(text), end + SNIPPET_CHARS)
-    return ("…" if left else "") + text[left:right].strip() + ("…" if right < len(text) else "")
+    core = " ".join(text[left:right].split())
+    return ("…" if left else "") + core + ("…" if right < len(text) else "")
 
 
 @dataclass
 class _Found:
     """Verified hits of one field, grouped by topic and kind."""
 
-    terms: dict[tuple[str, str], list[tuple[int, int]]]
+    terms: dict[str, list[tuple[int, int, Term]]]
     ignored: dict[str, list[tuple[int, int]]]
     vetoes: dict[str, str]
 
@@ -177,8 +222,8 @@ def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
         for topic, kind, term in uses:
             if not _verified(term, text, start, end, bounds):
                 continue
-            if kind == "term":
-                found.terms.setdefault((topic, pattern), []).append((start, end))
+            if kind == "term" and term is not None:
+                found.terms.setdefault(topic, []).append((start, end, term))
             elif kind == "ignore":
                 found.ignored.setdefault(topic, []).append((start, end))
             else:
@@ -186,47 +231,122 @@ def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
     return found
 
 
-def _outside(spans: list[tuple[int, int]], masks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    return [s for s in spans if not any(m0 <= s[0] and s[1] <= m1 for m0, m1 in masks)]
+def _kept(
+    hits: list[tuple[int, int, Term]], ignored: list[tuple[int, int]]
+) -> list[tuple[int, int, Term]]:
+    """Drop hits inside an ignore phrase, and hits covered by a longer hit."""
+    hits = [h for h in hits if not any(m0 <= h[0] and h[1] <= m1 for m0, m1 in ignored)]
+    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+    kept: list[tuple[int, int, Term]] = []
+    reach = -1  # furthest end of the hits kept so far
+    for hit in hits:
+        if hit[1] <= reach:
+            continue  # inside an earlier, longer (or equal, earlier-listed) hit
+        kept.append(hit)
+        reach = max(reach, hit[1])
+    return kept
 
 
-def _field_of(field: str, start: int) -> str:
-    if field == "title":
-        return "title"
-    return "lead" if start < LEAD_CHARS else "body"
+@dataclass(frozen=True)
+class _Hit:
+    term: Term
+    field: str  # title | body
+    start: int
+    end: int
+
+    @property
+    def place(self) -> str:
+        if self.field == "title":
+            return "title"
+        return "lead" if self.start < LEAD_CHARS else "body"
 
 
-def _judge(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> TopicResult:
-    hits: list[TermHit] = []
+def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hit]:
+    hits = []
+    for field, (_, found) in fields.items():
+        kept = _kept(found.terms.get(topic.name, []), found.ignored.get(topic.name, []))
+        hits.extend(_Hit(term, field, s, e) for s, e, term in kept)
+    return hits
+
+
+def _densest(hits: list[_Hit]) -> set[int]:
+    """Indexes of the body hits in the CLUSTER_CHARS window with the most weight."""
+    body = sorted((h.start, i, h.term.weight) for i, h in enumerate(hits) if h.place == "body")
+    best: tuple[float, int, int] = (0.0, 0, 0)
+    left = 0
+    total = 0.0
+    for right, (start, _, weight) in enumerate(body):
+        total += weight
+        while start - body[left][0] > CLUSTER_CHARS:
+            total -= body[left][2]
+            left += 1
+        if total > best[0]:
+            best = (total, left, right + 1)
+    return {body[k][1] for k in range(best[1], best[2])}
+
+
+def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int]]]:
+    """Score of a topic's hits, and per term: its best hit and its count."""
+    cluster = _densest(hits)
+    by_term: dict[str, list[tuple[int, _Hit]]] = {}
+    for i, hit in enumerate(hits):
+        by_term.setdefault(hit.term.text, []).append((i, hit))
     score = 0.0
-    for term in topic.terms:
-        spans: list[tuple[str, int, int]] = []
-        for field, (_, found) in fields.items():
-            kept = _outside(
-                found.terms.get((topic.name, term.text), []), found.ignored.get(topic.name, [])
-            )
-            spans.extend((field, s, e) for s, e in kept)
-        if not spans:
-            continue
-        best = max(spans, key=lambda s: FIELD_FACTORS[_field_of(s[0], s[1])])
-        where = _field_of(best[0], best[1])
-        score += term.weight * (FIELD_FACTORS[where] + 0.5 * math.log2(len(spans)))
-        hits.append(
-            TermHit(term.text, where, len(spans), _snippet(fields[best[0]][0], best[1], best[2]))
+    shown: dict[str, tuple[_Hit, int]] = {}
+    for text, items in by_term.items():
+        weight = items[0][1].term.weight
+        counted = [h for i, h in items if h.place != "body" or i in cluster]
+        if counted:
+            best = max(counted, key=lambda h: FIELD_FACTORS[h.place])
+            score += weight * (FIELD_FACTORS[best.place] + REPEAT_FACTOR * math.log2(len(items)))
+        else:
+            best = items[0][1]
+            score += weight * REPEAT_FACTOR * math.log2(len(items))
+        shown[text] = (best, len(items))
+    return score, shown
+
+
+def _original_snippet(raw: str, norm: str, hit: _Hit) -> str:
+    """Snippet in the original case when normalisation kept offsets, else normalised."""
+    if (
+        len(raw) == len(norm)
+        and normalize_text(raw[hit.start : hit.end]) == hit.term.text[: hit.end - hit.start]
+    ):
+        return _snippet(raw, hit.start, hit.end)
+    return _snippet(norm, hit.start, hit.end)
+
+
+def _judge(
+    topic: Topic, fields: dict[str, tuple[str, _Found]], raws: dict[str, str]
+) -> TopicResult:
+    hits = _topic_hits(topic, fields)
+    score, shown = _score(hits)
+    term_hits = tuple(
+        TermHit(
+            text,
+            best.place,
+            count,
+            _original_snippet(raws[best.field], fields[best.field][0], best),
         )
+        for text, (best, count) in shown.items()
+    )
     vetoed_by = next(
         (f.vetoes[topic.name] for _, f in fields.values() if topic.name in f.vetoes), ""
     )
-    required = not topic.require_any or any(h.term in topic.require_any for h in hits)
+    found = set(shown)
+    required = (not topic.require_any or bool(found & set(topic.require_any))) and all(
+        found & set(group) for group in topic.require_all
+    )
     matched = score >= topic.threshold and not vetoed_by and required
-    return TopicResult(topic.name, round(score, 2), matched, tuple(hits), vetoed_by)
+    return TopicResult(topic.name, round(score, 2), matched, term_hits, vetoed_by)
 
 
 def match(title: str, body: str, rules: Rules) -> Match:
     """Score every topic of `rules` on one article."""
     automaton = rules.automaton
     fields: dict[str, tuple[str, _Found]] = {}
-    for field, raw in (("title", title), ("body", body)):
+    raws = {"title": title or "", "body": body or ""}
+    for field, raw in raws.items():
         text = normalize_text(raw)
         fields[field] = (text, _scan(text, automaton))
-    return Match(tuple(_judge(topic, fields) for topic in rules.topics))
+    return Match(tuple(_judge(topic, fields, raws) for topic in rules.topics))

@@ -7,7 +7,8 @@
     | extract_article             -> Item (+ problems)  pure, tolerant
     | dedup.classify              -> new / known / duplicate
     | match(item, rules)          -> Match               pure
-    | store.save_item             -> row + outbox rows for matching channels (one transaction)
+    | route(match, channels)      -> channel -> due time (instant, digest, quiet hours)
+    | store.save_item             -> row + outbox rows, one transaction
     | alert.send_pending          -> sent / retried / failed   I/O: SMTP, chat
     => RunReport (per-source counts, errors, timings)
 
@@ -31,6 +32,7 @@ from monitor.config import Settings
 from monitor.errors import MonitorError, SourceError
 from monitor.match import match
 from monitor.models import Entry, Item, RunReport, Source, SourceReport
+from monitor.route import route
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -83,10 +85,6 @@ def _item_for(
     return replace(item, content_hash=dedup.content_hash(item.title, item.body))
 
 
-def _channels_for(topics: tuple[str, ...], settings: Settings) -> list[str]:
-    return [c.name for c in settings.channels if set(c.topics) & set(topics)]
-
-
 @dataclass
 class _Counts:
     new: int = 0
@@ -104,8 +102,8 @@ def _process(
     verdict = dedup.classify(item, store.id_for_url(item.url), store.id_for_hash(item.content_hash))
     if verdict.kind == "new":
         result = match(item.title, item.body, settings.rules)
-        channels = _channels_for(result.matched_topics, settings)
-        item_id = store.save_item(item, result, channels, now)
+        alerts = route(result, {c.name: c.routing for c in settings.channels}, now)
+        item_id = store.save_item(item, result, alerts, now)
         counts.new += 1
         counts.matched += bool(result.matched_topics)
         counts.ids.append(item_id)
@@ -192,7 +190,9 @@ def run_once(
         run_source(source, settings, store, session, now)
         for source in (settings.sources if sources is None else sources)
     )
-    deliveries = alert.send_pending(store, settings.channels, settings.alerts, now)
+    deliveries = alert.send_pending(
+        store, settings.channels, settings.alerts, alert.composer_for(settings), now
+    )
     for d in deliveries:
         log.info("alert item=%d channel=%s ok=%s %s", d.item_id, d.channel, d.ok, d.error)
     return RunReport(reports, tuple(deliveries))

@@ -39,7 +39,8 @@ def _run_source(settings: Settings, source: Source) -> None:
 def _flush_alerts(settings: Settings) -> None:
     store = Store(settings.db_path)
     try:
-        alert.send_pending(store, settings.channels, settings.alerts, datetime.now(UTC))
+        composer = alert.composer_for(settings)
+        alert.send_pending(store, settings.channels, settings.alerts, composer, datetime.now(UTC))
     finally:
         store.close()
 

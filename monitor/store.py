@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -147,8 +146,10 @@ class Store:
         ).fetchall()
         return {keys[r[0]] for r in rows}
 
-    def save_item(self, item: Item, match: Match, channels: list[str], now: datetime) -> int:
-        """Store a new item with its match and queue one alert per channel, atomically."""
+    def save_item(
+        self, item: Item, match: Match, alerts: dict[str, datetime], now: datetime
+    ) -> int:
+        """Store a new item with its match and queue its alerts (channel -> due), atomically."""
         row = {
             "url": item.url, "url_key": url_key(item.url), "source": item.source,
             "title": item.title, "body": item.body, "published_at": item.published_at,
@@ -165,7 +166,7 @@ class Store:
                     "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
                     [item_id, search_text(item.title), search_text(item.body)],
                 )
-                self._enqueue(item_id, channels, now)
+                self._enqueue(item_id, alerts, now)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
@@ -271,56 +272,77 @@ class Store:
 
     # ---- outbox
 
-    def _enqueue(self, item_id: int, channels: list[str], now: datetime) -> None:
+    def _enqueue(self, item_id: int, alerts: dict[str, datetime], now: datetime) -> None:
         self.db["outbox"].insert_all(
             (
                 {"key": f"item:{item_id}:{channel}", "item_id": item_id, "channel": channel,
-                 "status": "pending", "attempts": 0, "next_attempt_at": _iso(now),
+                 "status": "pending", "attempts": 0, "next_attempt_at": _iso(due),
                  "created_at": _iso(now)}
-                for channel in channels
+                for channel, due in alerts.items()
             ),
             ignore=True,
         )  # fmt: skip
 
-    def due_alerts(self, now: datetime) -> Iterator[dict[str, Any]]:
-        """Pending outbox rows whose next attempt is due, oldest first."""
-        yield from self.db.query(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id",
-            [_iso(now)],
+    def due_alerts(self, now: datetime) -> list[dict[str, Any]]:
+        """Pending outbox rows whose time has come, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY id",
+                [_iso(now)],
+            )
         )
 
-    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+    def mark_sent(self, outbox_ids: list[int], now: datetime) -> None:
+        """Record that a channel accepted these rows' message (one commit)."""
+        marks = ",".join("?" * len(outbox_ids))
         with self.db.atomic():
             self.db.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                "last_error = NULL WHERE id = ?",
-                [_iso(now), outbox_id],
+                f"last_error = NULL WHERE id IN ({marks})",
+                [_iso(now), *outbox_ids],
             )
 
     def mark_attempt_failed(
-        self, outbox_id: int, error: str, retry_in: timedelta | None, now: datetime
+        self, outbox_ids: list[int], error: str, retry_in: timedelta | None, now: datetime
     ) -> None:
         """Count a failed attempt; `retry_in` None means give up (`failed`)."""
         status = "failed" if retry_in is None else "pending"
         next_at = _iso(now + (retry_in or timedelta(0)))
+        marks = ",".join("?" * len(outbox_ids))
         with self.db.atomic():
             self.db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
-                "next_attempt_at = ? WHERE id = ?",
-                [status, error[:500], next_at, outbox_id],
+                f"next_attempt_at = ? WHERE id IN ({marks})",
+                [status, error[:500], next_at, *outbox_ids],
             )
+
+    def retry_failed(self, now: datetime, channel: str = "") -> int:
+        """Put failed rows (of one channel, or all) back in the queue; return how many."""
+        sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
+        sql += "WHERE status = 'failed'" + (" AND channel = ?" if channel else "")
+        with self.db.atomic():
+            cursor = self.db.execute(sql, [_iso(now), *([channel] if channel else [])])
+        return cursor.rowcount
+
+    def latest_matched_item(self) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT id FROM items WHERE matched_topics != '' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return self.item(row[0]) if row else None
 
     def outbox_counts(self) -> dict[str, int]:
         return dict(
             self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
         )
 
-    def outbox_rows(self, statuses: tuple[str, ...] = ("sent",)) -> list[dict[str, Any]]:
+    def outbox_rows(self, statuses: tuple[str, ...], limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox rows in these states with their item's title, newest first."""
         marks = ",".join("?" * len(statuses))
         return list(
             self.db.query(
-                f"SELECT outbox.*, items.title FROM outbox JOIN items ON items.id = outbox.item_id "
-                f"WHERE status IN ({marks}) ORDER BY outbox.id",
-                list(statuses),
+                "SELECT outbox.*, items.title FROM outbox JOIN items ON items.id = outbox.item_id "
+                f"WHERE status IN ({marks}) ORDER BY outbox.id DESC LIMIT ?",
+                [*statuses, limit],
             )
         )

@@ -86,6 +86,7 @@ recipients = ["analyst@localhost"]
 data_dir = "{tmp_path / "data"}"
 topics_file = "{CONFIG / "topics.toml"}"
 presets_file = "{CONFIG / "presets.toml"}"
+templates_dir = "{CONFIG / "templates"}"
 
 [fetch]
 timeout_seconds = 5

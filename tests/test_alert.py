@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor.alert import send_pending
+from monitor.alert import Composer, composer_for, cut, send_pending, view
 from monitor.config import AlertSettings, Channel, Settings
 from monitor.pipeline import run_once
+from monitor.route import Routing
 from monitor.store import Store
-from tests.conftest import SEED_TITLE, Smtp, message_text
+from tests.conftest import CONFIG, SEED_TITLE, Smtp, message_text
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
@@ -34,10 +37,18 @@ def test_smtp_down_then_back_delivers_each_alert_exactly_once(
     assert store.outbox_counts() == {"pending": _matched_count(store)}
 
     smtp.start()
-    assert send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, NOW) == []
+    composer = composer_for(snapshot_settings)
+    assert (
+        send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, composer, NOW)
+        == []
+    )
     later = NOW + timedelta(seconds=snapshot_settings.alerts.retry_base_seconds)
-    delivered = send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, later)
-    again = send_pending(store, snapshot_settings.channels, snapshot_settings.alerts, later)
+    delivered = send_pending(
+        store, snapshot_settings.channels, snapshot_settings.alerts, composer, later
+    )
+    again = send_pending(
+        store, snapshot_settings.channels, snapshot_settings.alerts, composer, later
+    )
 
     assert all(d.ok for d in delivered) and again == []
     assert len(smtp.messages) == _matched_count(store)
@@ -53,7 +64,13 @@ def test_permanent_failure_is_marked_failed_after_the_cap(snapshot_settings: Set
     store = Store(settings.db_path)
 
     run_once(settings, store, now=NOW)
-    send_pending(store, settings.channels, settings.alerts, NOW + timedelta(seconds=5))
+    send_pending(
+        store,
+        settings.channels,
+        settings.alerts,
+        composer_for(settings),
+        NOW + timedelta(seconds=5),
+    )
 
     assert store.outbox_counts() == {"failed": _matched_count(store)}
     failed = store.outbox_rows(("failed",))
@@ -66,7 +83,7 @@ def test_email_keeps_thai_subject_and_escapes_html(snapshot_settings: Settings, 
 
     seed = next(m for m in smtp.messages if SEED_TITLE in m["Subject"])
 
-    assert seed["Subject"].startswith("[cybersecurity, asean] " + SEED_TITLE)
+    assert seed["Subject"].startswith("[Cybersecurity, ASEAN] " + SEED_TITLE)
     html = message_text(seed, "html")
     assert "<script" not in html
     assert SEED_TITLE in html
@@ -77,7 +94,7 @@ def test_webhook_channel_posts_json_with_thai_text(
 ):
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     webhook = Channel(
-        name="hook", kind="apprise", topics=("cybersecurity",),
+        name="hook", kind="apprise", routing=Routing(topics=("cybersecurity",)),
         url=f"json://127.0.0.1:{httpserver.port}/hook",
     )  # fmt: skip
     settings = replace(snapshot_settings, channels=(webhook,))
@@ -92,17 +109,51 @@ def test_webhook_channel_posts_json_with_thai_text(
     assert any(SEED_TITLE in b["title"] and "ความมั่นคงปลอดภัยไซเบอร์" in b["message"] for b in bodies)
 
 
-def test_hostile_title_is_escaped_in_html_email(tmp_path):
-    from monitor.alert import html_text
+HOSTILE = {
+    "url": "https://x/1", "title": '<script>alert(1)</script>[click](http://evil) <a href="http://evil">x</a>',
+    "published_at": None, "source": "s", "urls": [{"url": "https://x/1", "source": "s"}],
+    "match": [{"topic": "asean", "matched": True, "score": 9,
+               "hits": [{"term": "asean", "field": "title", "count": 1, "snippet": "<b>*x*</b>"}]}],
+}  # fmt: skip
 
-    item = {
-        "url": "https://x/1", "title": '<script>alert(1)</script><a href="http://evil">x</a>',
-        "published_at": None, "source": "s", "urls": [],
-        "match": [{"topic": "asean", "matched": True, "score": 9,
-                   "hits": [{"term": "asean", "field": "title", "count": 1, "snippet": "<b>"}]}],
-    }  # fmt: skip
 
-    html = html_text(item)
+def test_hostile_title_cannot_inject_html_or_markdown():
+    composer = Composer(CONFIG / "templates", {"asean": "ASEAN"})
+    items = [view(HOSTILE, composer.labels)]
+    channel = Channel(name="e", kind="email", sender="a@b", recipients=("c@d",))
+
+    html = message_text(composer.email(items, channel), "html")
+    markdown = composer.chat(items, markdown=True, limit=4000)
 
     assert "<script>" not in html and 'href="http://evil"' not in html
     assert "&lt;script&gt;" in html
+    assert "[click](http://evil)" not in markdown
+    assert r"\[click\]\(http://evil\)" in markdown
+
+
+@pytest.mark.parametrize("limit", [5, 30, 44, 60, 75, 90])
+def test_cut_never_splits_a_thai_cluster_or_a_link(limit: int):
+    text = (
+        "ที่ประชุมรัฐมนตรีอาเซียนด้านไซเบอร์ ดูที่ https://www.thaigov.go.th/news/contents/details/23673 ครับ"
+    )
+
+    short = cut(text, limit)
+
+    assert len(short) <= limit and short.endswith("…")
+    assert unicodedata.category(short[-2]) != "Mn" or short[-2] in text
+    assert (
+        "https://" not in short or "https://www.thaigov.go.th/news/contents/details/23673" in short
+    )
+    body = short[:-1]
+    assert text.startswith(body)
+    assert unicodedata.category(text[len(body)]) != "Mn", "the next char is not a mark of the last"
+
+
+def test_line_chat_is_cut_to_5000_characters_by_dropping_items():
+    composer = Composer(CONFIG / "templates", {"asean": "ASEAN"})
+    item = view({**HOSTILE, "title": "ข่าวอาเซียน " * 40}, composer.labels)
+
+    body = composer.chat([item] * 30, markdown=False, limit=5000)
+
+    assert len(body) <= 5000
+    assert "more" in body.rstrip().splitlines()[-1]

@@ -31,7 +31,9 @@ def _demo_config(tmp_path: Path) -> Path:
     text = text.replace("18931", str(http)).replace("18925", str(smtp))
     text = text.replace('"../.demo-data"', f'"{tmp_path / "data"}"')
     text = text.replace('"topics.toml"', f'"{CONFIG / "topics.toml"}"')
-    text = text.replace('"presets.toml"', f'"{CONFIG / "presets.toml"}"')
+    text = text.replace(
+        '"presets.toml"', f'"{CONFIG / "presets.toml"}"\ntemplates_dir = "{CONFIG / "templates"}"'
+    )
     text = text.replace('"../demo/snapshot"', f'"{SNAPSHOT}"')
     path.write_text(text, encoding="utf-8")
     return path
@@ -48,7 +50,7 @@ def test_demo_runs_and_its_search_command_finds_the_seed(tmp_path: Path):
     seed_line = next(line for line in out.splitlines() if SEED_TITLE[:40] in line and "#" in line)
     why = out.splitlines()[out.splitlines().index(seed_line) + 1]
     assert "cybersecurity" in why and "asean" in why
-    assert f"Subject: [cybersecurity, asean] {SEED_TITLE}" in out
+    assert f"Subject: [Cybersecurity, ASEAN] {SEED_TITLE}" in out
     assert "also published at https://asean.dla.go.th" in out
     command = out.strip().splitlines()[-1].split()
     assert command[:3] == ["monitor", "search", "ไซเบอร์"]

@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 def _save(store: Store, url: str, title: str, body: str) -> int:
     item = Item(url=url, source="s", title=title, body=body, published_at=None, content_hash=url)
-    return store.save_item(item, Match(), [], NOW)
+    return store.save_item(item, Match(), {}, NOW)
 
 
 @pytest.fixture
