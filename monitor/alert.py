@@ -92,6 +92,18 @@ def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
+SAMPLE_ITEM: dict[str, Any] = {
+    "title": "ตัวอย่างการแจ้งเตือน: สกมช. เตือนภัยแรนซัมแวร์ (sample alert)",
+    "url": "https://www.thaigov.go.th/",
+    "source": "thai-news-monitor",
+    "published_at": None,
+    "urls": [],
+    "match": [{"topic": "cybersecurity", "matched": True, "score": 0.0,
+               "hits": [{"term": "แรนซัมแวร์", "field": "title", "count": 1,
+                         "snippet": "สกมช. เตือนภัยแรนซัมแวร์"}]}],
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Composer:
     """Renders messages for one set of templates and topic labels."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import click
 
 from monitor import report
 from monitor.config import DEFAULT_CONFIG, Settings, load_rules, load_settings
-from monitor.errors import MonitorError
+from monitor.errors import AlertError, MonitorError
 from monitor.store import Store
 from monitor.thai import bangkok_time
 
@@ -158,6 +159,79 @@ def status(config_path: Path, as_json: bool) -> None:
         click.echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
     failing = any(s["consecutive_failures"] for s in sources) or outbox.get("failed", 0)
     sys.exit(1 if failing else 0)
+
+
+@cli.group(invoke_without_command=True)
+@config_option
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    default=("pending", "failed"),
+    type=click.Choice(["pending", "sent", "failed"]),
+    show_default=True,
+)
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.pass_context
+def alerts(ctx: click.Context, config_path: Path, statuses: tuple[str, ...], limit: int,
+           as_json: bool) -> None:  # fmt: skip
+    """List queued, failed or sent alerts (`alerts retry` re-queues failed ones)."""
+    ctx.obj = config_path
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = Store(_settings(config_path).db_path).outbox_rows(statuses, limit)
+    if as_json:
+        click.echo(report.as_json(rows))
+        return
+    for row in rows:
+        row["title"] = report.short(row["title"], 50)
+        row["last_error"] = report.short(row["last_error"] or "", 60)
+    columns = ["id", "channel", "status", "attempts", "next_attempt_at", "title", "last_error"]
+    click.echo(report.table(rows, columns))
+
+
+@alerts.command("retry")
+@click.option("--channel", default="", help="Only this channel's failed alerts.")
+@click.pass_obj
+def alerts_retry(config_path: Path, channel: str) -> None:
+    """Queue failed alerts again and try to send them now."""
+    from monitor import alert
+
+    settings = _settings(config_path)
+    store = Store(settings.db_path)
+    now = datetime.now(UTC)
+    count = store.retry_failed(now, channel)
+    deliveries = alert.send_pending(
+        store, settings.channels, settings.alerts, alert.composer_for(settings), now
+    )
+    sent = sum(d.ok for d in deliveries)
+    click.echo(f"re-queued {count} failed alerts; delivered {sent} of {len(deliveries)} due now")
+    for d in deliveries:
+        if not d.ok:
+            click.echo(f"  item {d.item_id} -> {d.channel}: {d.error}")
+
+
+@cli.command("alert-test")
+@click.argument("channel")
+@config_option
+def alert_test(channel: str, config_path: Path) -> None:
+    """Send a sample alert on CHANNEL (the newest matched item, if any) and report."""
+    from monitor import alert
+
+    settings = _settings(config_path)
+    target = next((c for c in settings.channels if c.name == channel), None)
+    if target is None:
+        names = ", ".join(c.name for c in settings.channels) or "none enabled"
+        raise click.BadParameter(f"no enabled channel {channel!r} ({names})")
+    composer = alert.composer_for(settings)
+    item = Store(settings.db_path).latest_matched_item() or alert.SAMPLE_ITEM
+    try:
+        alert.deliver([alert.view(item, composer.labels)], target, composer)
+    except AlertError as exc:
+        click.echo(f"failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"sent to {channel}: {item['title']}")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

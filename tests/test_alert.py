@@ -157,3 +157,42 @@ def test_line_chat_is_cut_to_5000_characters_by_dropping_items():
 
     assert len(body) <= 5000
     assert "more" in body.rstrip().splitlines()[-1]
+
+
+def test_digest_channel_sends_one_message_at_the_slot(snapshot_settings: Settings, smtp: Smtp):
+    digest = replace(
+        snapshot_settings.channels[0],
+        routing=Routing(topics=("cybersecurity", "asean"), mode="digest", digest="hourly"),
+    )
+    settings = replace(snapshot_settings, channels=(digest,))
+    store = Store(settings.db_path)
+    at_0910 = datetime(2026, 11, 26, 2, 10, tzinfo=UTC)  # 09:10 in Bangkok
+
+    run_once(settings, store, now=at_0910)
+    before = send_pending(store, settings.channels, settings.alerts, composer_for(settings),
+                          at_0910 + timedelta(minutes=49))  # fmt: skip
+    assert before == [] and len(smtp.messages) == 0
+
+    at_slot = send_pending(store, settings.channels, settings.alerts, composer_for(settings),
+                           at_0910 + timedelta(minutes=50))  # fmt: skip
+
+    assert len(at_slot) == _matched_count(store) and all(d.ok for d in at_slot)
+    assert len(smtp.messages) == 1
+    assert smtp.messages[0]["Subject"].startswith(f"{_matched_count(store)} new items: ")
+    text = message_text(smtp.messages[0])
+    assert SEED_TITLE in text and text.count("ลิงก์ / Link:") == _matched_count(store)
+
+
+def test_failed_alerts_are_retried_on_demand(snapshot_settings: Settings, smtp: Smtp):
+    smtp.stop()
+    settings = replace(snapshot_settings, alerts=AlertSettings(max_attempts=1))
+    store = Store(settings.db_path)
+    run_once(settings, store, now=NOW)
+    assert store.outbox_counts() == {"failed": _matched_count(store)}
+
+    smtp.start()
+    assert store.retry_failed(NOW) == _matched_count(store)
+    send_pending(store, settings.channels, settings.alerts, composer_for(settings), NOW)
+
+    assert store.outbox_counts() == {"sent": _matched_count(store)}
+    assert len(smtp.messages) == _matched_count(store)
