@@ -15,7 +15,8 @@ Method:
    plus the few loanwords it cannot segment (`EXTRA_WORDS`, e.g. แรนซัมแวร์).
 4. Drop hits inside an `ignore` phrase of the topic (`ภูมิภาคอาเซียน` is geography),
    and nested hits: where a longer term of the same topic covers a shorter one
-   (`ความมั่นคงปลอดภัยไซเบอร์` covers `ไซเบอร์`), only the longest counts.
+   (`ความมั่นคงปลอดภัยไซเบอร์` covers `ไซเบอร์`), only the longest counts; of two
+   overlapping hits the one starting first (then the longer) counts.
 5. Score, per topic (all numbers are per-term weights from the config):
    - each distinct term adds `weight * field factor` of its best place
      (title 3, lead = first 500 body characters 1.5, rest of the body 1);
@@ -234,14 +235,15 @@ def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
 def _kept(
     hits: list[tuple[int, int, Term]], ignored: list[tuple[int, int]]
 ) -> list[tuple[int, int, Term]]:
-    """Drop hits inside an ignore phrase, and hits covered by a longer hit."""
+    """Drop hits inside an ignore phrase, and hits that a longer (or earlier) hit covers or
+    overlaps: ความมั่นคงปลอดภัยไซเบอร์แห่งชาติ counts once, not also as ไซเบอร์แห่งชาติ."""
     hits = [h for h in hits if not any(m0 <= h[0] and h[1] <= m1 for m0, m1 in ignored)]
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
     kept: list[tuple[int, int, Term]] = []
     reach = -1  # furthest end of the hits kept so far
     for hit in hits:
-        if hit[1] <= reach:
-            continue  # inside an earlier, longer (or equal, earlier-listed) hit
+        if hit[0] < reach:
+            continue  # inside or overlapping an earlier (or equal and longer) hit
         kept.append(hit)
         reach = max(reach, hit[1])
     return kept
