@@ -8,6 +8,7 @@ what was expected. Relative paths are resolved against the config file's folder.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class FetchSettings:
     user_agent: str = DEFAULT_USER_AGENT
     timeout_seconds: float = 20.0
     max_bytes: int = 5_000_000
+    min_delay_seconds: float = 1.0
+    obey_robots: bool = True
+    robots_cache_seconds: float = 24 * 3600
+    max_workers: int = 4
+    max_backoff_minutes: float = 360.0
 
 
 @dataclass(frozen=True)
@@ -172,8 +178,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 _LISTING_KEYS = {"links", "next_page", "container"}
 _ARTICLE_KEYS = {"title", "title_strip_prefix", "date", "body", "category", "drop_lines"}
 _SOURCE_KEYS = {
-    "kind", "url", "preset", "enabled", "interval_minutes", "max_pages",
-    "fetch_articles", "listing", "article", "description", "unverified",
+    "kind", "url", "preset", "enabled", "interval_minutes", "max_pages", "max_items",
+    "url_pattern", "fetch_articles", "listing", "article", "description", "unverified",
 }  # fmt: skip
 
 
@@ -188,6 +194,25 @@ def _merged(preset: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
+def _pattern(table: _Table, key: str) -> str:
+    pattern = table.text(key, "")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        table.fail(key, f"a regular expression ({exc})")
+    return pattern
+
+
+def _patterns(table: _Table, key: str) -> tuple[str, ...]:
+    patterns = table.texts(key)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            table.fail(key, f"regular expressions ({pattern!r}: {exc})")
+    return patterns
+
+
 def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str, Any]) -> Source:
     own = _Table(path, f"sources.{name}", raw, _SOURCE_KEYS)
     preset_name = own.text("preset", "")
@@ -196,7 +221,7 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
     table = _Table(
         path, f"sources.{name}", _merged(presets.get(preset_name, {}), raw), _SOURCE_KEYS
     )
-    kind = table.choice("kind", ("rss", "html"))
+    kind = table.choice("kind", ("rss", "html", "sitemap"))
     listing = None
     if kind == "html":
         lt = table.sub("listing", _LISTING_KEYS)
@@ -212,7 +237,7 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         date=at.text("date", ""),
         body=at.text("body", ""),
         category=at.text("category", ""),
-        drop_lines=at.texts("drop_lines"),
+        drop_lines=_patterns(at, "drop_lines"),
     )
     return Source(
         name=name,
@@ -220,9 +245,11 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         url=table.url("url"),
         interval_minutes=table.number("interval_minutes", 30, minimum=1),
         max_pages=table.integer("max_pages", 1, minimum=1),
+        max_items=table.integer("max_items", 100, minimum=1),
+        url_pattern=_pattern(table, "url_pattern"),
         listing=listing,
         article=article,
-        fetch_articles=table.flag("fetch_articles", kind == "html"),
+        fetch_articles=table.flag("fetch_articles", kind != "rss"),
     )
 
 
@@ -395,11 +422,18 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
     rules = load_rules(resolve(root.text("topics_file", "topics.toml")))
     presets_path = resolve(root.text("presets_file", "presets.toml"))
     presets = _read_toml(presets_path).get("presets", {})
-    f = root.sub("fetch", {"user_agent", "timeout_seconds", "max_bytes"})
+    f = root.sub("fetch", {"user_agent", "timeout_seconds", "max_bytes", "min_delay_seconds",
+                           "obey_robots", "robots_cache_hours", "max_workers",
+                           "max_backoff_minutes"})  # fmt: skip
     fetch = FetchSettings(
         user_agent=f.text("user_agent", DEFAULT_USER_AGENT),
         timeout_seconds=f.number("timeout_seconds", 20, minimum=0.1),
         max_bytes=f.integer("max_bytes", 5_000_000, minimum=1024),
+        min_delay_seconds=f.number("min_delay_seconds", 1.0),
+        obey_robots=f.flag("obey_robots", True),
+        robots_cache_seconds=f.number("robots_cache_hours", 24) * 3600,
+        max_workers=f.integer("max_workers", 4, minimum=1),
+        max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1),
     )
     sources_table = root.sub("sources", set(root.data.get("sources", {})))
     sources = tuple(

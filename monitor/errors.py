@@ -32,10 +32,18 @@ class ConfigError(MonitorError):
 class SourceError(MonitorError):
     """A source or one of its pages failed."""
 
-    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
+        self.retry_after = retry_after
 
 
 class FetchError(SourceError):

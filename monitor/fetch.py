@@ -1,18 +1,32 @@
-"""Fetch one URL politely and decode it to text. The only stage that speaks HTTP.
+"""Fetch URLs politely and decode them to text. The only stage that speaks HTTP.
 
-One `requests.Session` per run, explicit timeouts, a descriptive User-Agent,
-conditional GET (ETag / Last-Modified; a 304 yields `not_modified`), a size cap
-enforced while streaming, and decoding that gets Thai right: the charset of the
-Content-Type header, else of a `<meta>` tag, else UTF-8 if the bytes are valid
-UTF-8, else windows-874 (older .go.th sites serve TIS-620 with no header). TIS-620
-and ISO-8859-11 are decoded as windows-874, their superset.
+`fetch` makes one request: explicit timeouts, a descriptive User-Agent,
+conditional GET (ETag / Last-Modified; a 304 yields `not_modified`), redirects
+followed by hand within the site, a size cap enforced while streaming, and
+decoding that gets Thai right: the charset of the Content-Type header (unless it
+is a server's Latin-1 default contradicted by a `<meta>` tag, or a UTF-8 claim the
+bytes break), else of a `<meta>` tag, else UTF-8 if the bytes are valid UTF-8,
+else windows-874 (older .go.th sites serve TIS-620 with no header). TIS-620 and
+ISO-8859-11 are decoded as windows-874, their superset.
+
+`Fetcher` is what the pipeline uses: one session shared by a run's threads, with
+robots.txt honoured (cached per host; unreachable robots.txt means "disallow
+all", RFC 9309), one request at a time per host with a minimum delay between
+them, and `Retry-After` of a 429/503 honoured until it expires.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import requests
 
@@ -59,14 +73,20 @@ def _charset_from_header(content_type: str) -> str | None:
     return _codec(match.group(1)) if match else None
 
 
+def _declared(content: bytes, content_type: str) -> str | None:
+    head = content[:4096]
+    meta = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    in_meta = _codec(meta.group(1).decode("ascii")) if meta else None
+    in_header = _charset_from_header(content_type)
+    if in_header in (None, "latin-1", "iso8859-1", "cp1252", "ascii"):
+        return in_meta or in_header  # Latin-1 is many servers' default, not the page's
+    return in_header
+
+
 def decode(content: bytes, content_type: str) -> tuple[str, str]:
     """Decode a page to text; return (text, codec used)."""
-    head = content[:4096]
-    declared = _charset_from_header(content_type)
-    if declared is None:
-        meta = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-        declared = _codec(meta.group(1).decode("ascii")) if meta else None
-    if declared is not None:
+    declared = _declared(content, content_type)
+    if declared not in (None, "utf-8"):
         return content.decode(declared, errors="replace"), declared
     try:
         return content.decode("utf-8"), "utf-8"
@@ -100,11 +120,28 @@ def _check(response: requests.Response, url: str, content: bytes) -> None:
         marker in content[:20000] for marker in _CHALLENGE_MARKERS
     ):
         raise FetchError(f"bot check / challenge page (HTTP {status}); not bypassed", url=url)
+    if status in (429, 503) and (wait := _retry_after(response.headers.get("Retry-After", ""))):
+        raise FetchError(
+            f"HTTP {status} {response.reason}; retry after {wait:.0f} s",
+            url=url, status=status, retry_after=wait,
+        )  # fmt: skip
     if status >= 400:
         raise FetchError(f"HTTP {status} {response.reason}", url=url, status=status)
     content_type = response.headers.get("Content-Type", "").lower()
     if content_type.startswith(_BINARY_TYPES):
         raise FetchError(f"unexpected content type {content_type!r}", url=url, status=status)
+
+
+def _retry_after(value: str) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _next_hop(response: requests.Response, url: str, visited: list[str]) -> str | None:
@@ -160,8 +197,13 @@ def fetch(
         response, content = _get(session, url, settings, headers)
     except requests.Timeout:
         raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise FetchError(f"truncated body: {_root_cause(exc)}", url=url) from None
     except requests.ConnectionError as exc:
-        raise FetchError(f"connection failed: {_root_cause(exc)}", url=url) from None
+        reason = _root_cause(exc)
+        if "Name or service not known" in reason or "getaddrinfo" in reason:
+            reason = f"DNS lookup failed for {urlsplit(url).hostname} ({reason})"
+        raise FetchError(f"connection failed: {reason}", url=url) from None
     except requests.RequestException as exc:
         raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
     if response.status_code == 304:
@@ -187,3 +229,90 @@ def _root_cause(exc: BaseException) -> str:
         exc = exc.__context__
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+@dataclass
+class _Host:
+    """What a Fetcher knows about one host."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_request: float = float("-inf")
+    blocked_until: float = float("-inf")
+    robots: RobotFileParser | None = None
+    robots_error: str = ""
+    robots_read_at: float = float("-inf")
+
+
+class Fetcher:
+    """Polite fetching shared by a run's threads (or by every job of the service)."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.session = session or new_session(settings)
+        self._clock, self._sleep = clock, sleep
+        self._hosts: dict[str, _Host] = {}
+        self._hosts_lock = threading.Lock()
+
+    def _host(self, url: str) -> _Host:
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}".lower()
+        with self._hosts_lock:
+            return self._hosts.setdefault(key, _Host())
+
+    def get(self, url: str, etag: str = "", last_modified: str = "") -> Fetched:
+        """Fetch `url` after robots.txt and the host's delay allow it."""
+        host = self._host(url)
+        with host.lock:
+            now = self._clock()
+            if now < host.blocked_until:
+                left = host.blocked_until - now
+                raise FetchError(f"host asked us to wait (Retry-After), {left:.0f} s left", url=url)
+            if self.settings.obey_robots:
+                self._check_robots(host, url)
+            self._wait_turn(host)
+            try:
+                return fetch(self.session, url, self.settings, etag, last_modified)
+            except FetchError as exc:
+                if exc.retry_after:
+                    host.blocked_until = self._clock() + exc.retry_after
+                raise
+            finally:
+                host.last_request = self._clock()
+
+    def _wait_turn(self, host: _Host) -> None:
+        wait = host.last_request + self.settings.min_delay_seconds - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _check_robots(self, host: _Host, url: str) -> None:
+        if self._clock() - host.robots_read_at > self.settings.robots_cache_seconds:
+            self._read_robots(host, url)
+        if host.robots_error:
+            raise FetchError(host.robots_error, url=url)
+        if host.robots is not None and not host.robots.can_fetch(self.settings.user_agent, url):
+            raise FetchError("disallowed by robots.txt", url=url)
+
+    def _read_robots(self, host: _Host, url: str) -> None:
+        parts = urlsplit(url)
+        robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        host.robots_read_at = self._clock()
+        host.robots, host.robots_error = None, ""
+        self._wait_turn(host)
+        try:
+            page = fetch(self.session, robots_url, self.settings)
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                return  # no robots.txt: everything allowed
+            host.robots_error = f"robots.txt unreachable ({exc}); not fetching (RFC 9309)"
+            return
+        finally:
+            host.last_request = self._clock()
+        parser = RobotFileParser(robots_url)
+        parser.parse(page.text.splitlines())
+        host.robots = parser

@@ -35,10 +35,12 @@ class Source:
     """One watched site section: a feed or a listing page."""
 
     name: str
-    kind: str  # "rss" or "html"
+    kind: str  # "rss", "html" or "sitemap"
     url: str
     interval_minutes: float = 30.0
     max_pages: int = 1
+    max_items: int = 100
+    url_pattern: str = ""
     listing: ListingRules | None = None
     article: ArticleRules = ArticleRules()
     fetch_articles: bool = True
@@ -126,6 +128,7 @@ class SourceReport:
     duplicates: int = 0
     not_modified: bool = False
     error: str = ""
+    skipped: str = ""
     problems: tuple[str, ...] = ()
     seconds: float = 0.0
     new_item_ids: tuple[int, ...] = ()
@@ -150,4 +153,4 @@ class RunReport:
 
     @property
     def failed_sources(self) -> tuple[SourceReport, ...]:
-        return tuple(s for s in self.sources if s.error)
+        return tuple(s for s in self.sources if s.error or s.skipped)

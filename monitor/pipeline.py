@@ -1,8 +1,8 @@
 """Wire the stages for one cycle. The only module that calls more than one stage.
 
     sources (config)              -> [Source]
-    | fetch(session, url)         -> Fetched            I/O: HTTP
-    | parse_listing / parse_feed  -> [Entry]            pure
+    | Fetcher.get(url)            -> Fetched            I/O: HTTP (robots, per-host delay)
+    | extract.parse_page          -> [Entry], next pages pure
     | store.known_urls            -> skip what is stored
     | extract_article             -> Item (+ problems)  pure, tolerant
     | dedup.classify              -> new / known / duplicate
@@ -12,98 +12,83 @@
     | alert.send_pending          -> sent / retried / failed   I/O: SMTP, chat
     => RunReport (per-source counts, errors, timings)
 
-A source's failure is recorded in its status row and the next source runs. HTTP
-validators (ETag / Last-Modified) of a listing are saved only after every new
-entry on it was processed, so a crash or a failed article page never turns into
-a 304 that hides items for good.
+Sources run concurrently (a bounded thread pool, each thread with its own SQLite
+connection); the Fetcher keeps one request at a time per host. A source's failure
+is recorded in its status row and the others go on; after consecutive failures a
+source backs off (interval x (2^(n-1) - 1), capped). Pages are walked newest
+first and processed one at a time; the walk stops at a page holding a known item,
+so after downtime the monitor catches up. A page's HTTP validators are saved only
+after every new entry on it was processed, so a crash or a failed article page
+never turns into a 304 that hides items for good.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-import requests
-
-from monitor import alert, dedup, extract, fetch
+from monitor import alert, dedup, extract
 from monitor.config import Settings
 from monitor.errors import MonitorError, SourceError
+from monitor.fetch import Fetcher
 from monitor.match import match
 from monitor.models import Entry, Item, RunReport, Source, SourceReport
 from monitor.route import route
 from monitor.store import Store
+from monitor.thai import bangkok_time
 
 log = logging.getLogger("monitor")
+_PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interleave
 
 
-@dataclass
-class _Listing:
-    """Entries found on a source's pages, and the validators to save on success."""
+@dataclass(frozen=True)
+class Walk:
+    """How far to walk a source: a normal run, or a backfill."""
 
-    entries: list[Entry] = field(default_factory=list)
-    validators: list[tuple[str, str, str]] = field(default_factory=list)
-    not_modified: bool = False
-
-
-def _discover(
-    source: Source, settings: Settings, store: Store, session: requests.Session
-) -> _Listing:
-    """Walk the feed or listing pages; stop at a page whose links are all known."""
-    listing = _Listing()
-    url = source.url
-    for _ in range(source.max_pages):
-        etag, modified = store.validators(url)
-        page = fetch.fetch(session, url, settings.fetch, etag, modified)
-        if page.not_modified:
-            listing.not_modified = not listing.entries
-            break
-        listing.validators.append((url, page.etag, page.last_modified))
-        if source.kind == "rss" or source.listing is None:
-            listing.entries.extend(extract.parse_feed(page))
-            break
-        entries, next_url = extract.parse_listing(page, source.listing)
-        if not entries and not listing.entries:
-            raise SourceError("listing page yielded no links (layout changed?)", url=url)
-        listing.entries.extend(entries)
-        known = store.known_urls([e.url for e in entries])
-        if not next_url or known:
-            break
-        url = next_url
-    return listing
-
-
-def _item_for(
-    entry: Entry, source: Source, settings: Settings, session: requests.Session, now: datetime
-) -> Item:
-    if not source.fetch_articles:
-        item = extract.item_from_entry(entry, source.name, now)
-    else:
-        page = fetch.fetch(session, entry.url, settings.fetch)
-        item = extract.extract_article(page, entry, source.name, source.article, now)
-    return replace(item, content_hash=dedup.content_hash(item.title, item.body))
+    max_pages: int
+    stop_at_known: bool = True
+    alert: bool = True
+    since: datetime | None = None
+    start: tuple[str, ...] = ()
 
 
 @dataclass
 class _Counts:
+    found: int = 0
     new: int = 0
     matched: int = 0
     duplicates: int = 0
     failed: int = 0
+    pages: int = 0
+    not_modified: bool = False
     ids: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
+def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
+    if not source.fetch_articles:
+        item = extract.item_from_entry(entry, source.name, now)
+    else:
+        page = fetcher.get(entry.url)
+        item = extract.extract_article(page, entry, source.name, source.article, now)
+    return replace(item, content_hash=dedup.content_hash(item.title, item.body))
+
+
 def _process(
-    item: Item, listed_url: str, settings: Settings, store: Store, now: datetime, counts: _Counts
-) -> None:
+    item: Item, listed_url: str, settings: Settings, store: Store, now: datetime, walk: Walk,
+    counts: _Counts,
+) -> None:  # fmt: skip
     """Store a new item, or record where a known one was seen again."""
     verdict = dedup.classify(item, store.id_for_url(item.url), store.id_for_hash(item.content_hash))
     if verdict.kind == "new":
         result = match(item.title, item.body, settings.rules)
-        alerts = route(result, {c.name: c.routing for c in settings.channels}, now)
-        item_id = store.save_item(item, result, alerts, now)
+        routing = {c.name: c.routing for c in settings.channels} if walk.alert else {}
+        item_id = store.save_item(item, result, route(result, routing, now), now)
         counts.new += 1
         counts.matched += bool(result.matched_topics)
         counts.ids.append(item_id)
@@ -117,44 +102,124 @@ def _process(
         store.add_alias(item_id, listed_url, item.source, now)
 
 
+def _older_than(when: str | None, since: datetime | None) -> bool:
+    if since is None or not when:
+        return False
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")) < since
+    except ValueError:
+        return False
+
+
+def _process_entries(
+    entries: list[Entry], source: Source, settings: Settings, store: Store, fetcher: Fetcher,
+    now: datetime, walk: Walk, counts: _Counts,
+) -> None:  # fmt: skip
+    for entry in entries:
+        try:
+            if _older_than(entry.date_text, walk.since):
+                continue
+            item = _item_for(entry, source, fetcher, now)
+            if _older_than(item.published_at, walk.since):
+                continue
+            with _PROCESS_LOCK:
+                _process(item, entry.url, settings, store, now, walk, counts)
+        except MonitorError as exc:
+            counts.problems.append(_reason(exc, entry.url))
+            counts.failed += 1
+
+
+def _no_links(source: Source, store: Store, url: str) -> SourceError:
+    previous = (store.source_state(source.name) or {}).get("items_last_run")
+    if previous:
+        message = f"listing yielded no links (it gave {previous} last run: layout changed?)"
+    else:
+        message = "listing yielded no links (check the listing selectors)"
+    return SourceError(message, url=url)
+
+
+def walk_source(
+    source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime, walk: Walk,
+    on_page: Callable[[str, list[str]], None] | None = None,
+) -> _Counts:  # fmt: skip
+    """Walk a source's pages newest first, processing each page's new entries."""
+    counts = _Counts()
+    queue = list(walk.start or (source.url,))
+    budget = source.max_items
+    while queue and counts.pages < walk.max_pages:
+        url = queue.pop(0)
+        page = fetcher.get(url, *store.validators(url)) if walk.stop_at_known else fetcher.get(url)
+        if page.not_modified:
+            counts.not_modified = counts.pages == 0
+            break
+        entries, more = extract.parse_page(page, source)
+        if not entries and not more and counts.pages == 0 and source.kind == "html":
+            raise _no_links(source, store, url)
+        counts.pages += 1
+        counts.found += len(entries)
+        known = store.known_urls([e.url for e in entries])
+        fresh = [e for e in entries if e.url not in known]
+        if walk.stop_at_known:
+            fresh, budget = fresh[:budget], budget - min(budget, len(fresh))
+        failed_before = counts.failed
+        _process_entries(fresh, source, settings, store, fetcher, now, walk, counts)
+        if counts.failed == failed_before:
+            store.save_validators(url, page.etag, page.last_modified, now)
+        queue.extend(more)
+        if on_page is not None:
+            on_page(url, queue)
+        dated = [e.date_text for e in entries if e.date_text]
+        all_older = bool(dated) and all(_older_than(d, walk.since) for d in dated)
+        if (walk.stop_at_known and (known or budget <= 0)) or all_older:
+            break
+    return counts
+
+
+def _backoff_until(state: dict | None, source: Source, settings: Settings) -> datetime | None:
+    """When a failing source may run again: interval x (2^(n-1) - 1), capped."""
+    failures = (state or {}).get("consecutive_failures") or 0
+    if failures < 2 or not state or not state.get("last_error_at"):
+        return None
+    minutes = min(
+        source.interval_minutes * (2 ** (failures - 1) - 1), settings.fetch.max_backoff_minutes
+    )
+    last = datetime.fromisoformat(state["last_error_at"].replace("Z", "+00:00"))
+    return last + timedelta(minutes=minutes)
+
+
 def run_source(
-    source: Source, settings: Settings, store: Store, session: requests.Session, now: datetime
-) -> SourceReport:
+    source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime,
+    force: bool = False,
+) -> SourceReport:  # fmt: skip
     """Fetch, extract, dedup, match and store one source; never raise a MonitorError."""
     started = time.perf_counter()
-    counts = _Counts()
+    state = store.source_state(source.name)
+    until = None if force else _backoff_until(state, source, settings)
+    if until is not None and now < until:
+        failures = state["consecutive_failures"] if state else 0
+        return SourceReport(
+            source.name,
+            skipped=f"backing off after {failures} failures until {bangkok_time(until.isoformat())}"
+            f" Bangkok; last error: {state['last_error'] if state else ''}",
+        )
     try:
-        listing = _discover(source, settings, store, session)
+        counts = walk_source(source, settings, store, fetcher, now, Walk(source.max_pages))
     except MonitorError as exc:
         report = SourceReport(
             source.name, error=_reason(exc), seconds=time.perf_counter() - started
         )
-        store.record_run(report, now)
-        _log(report)
-        return report
-    known = store.known_urls([e.url for e in listing.entries])
-    for entry in (e for e in listing.entries if e.url not in known):
-        try:
-            item = _item_for(entry, source, settings, session, now)
-            _process(item, entry.url, settings, store, now, counts)
-        except MonitorError as exc:
-            counts.problems.append(_reason(exc, entry.url))
-            counts.failed += 1
-        known.add(entry.url)
-    if not counts.failed:
-        for url, etag, modified in listing.validators:
-            store.save_validators(url, etag, modified, now)
-    report = SourceReport(
-        source=source.name,
-        found=len(listing.entries),
-        new=counts.new,
-        matched=counts.matched,
-        duplicates=counts.duplicates,
-        not_modified=listing.not_modified,
-        problems=tuple(counts.problems),
-        seconds=time.perf_counter() - started,
-        new_item_ids=tuple(counts.ids),
-    )
+    else:
+        report = SourceReport(
+            source=source.name,
+            found=counts.found,
+            new=counts.new,
+            matched=counts.matched,
+            duplicates=counts.duplicates,
+            not_modified=counts.not_modified,
+            problems=tuple(counts.problems),
+            seconds=time.perf_counter() - started,
+            new_item_ids=tuple(counts.ids),
+        )
     store.record_run(report, now)
     _log(report)
     return report
@@ -163,7 +228,7 @@ def run_source(
 def _reason(exc: MonitorError, url: str = "") -> str:
     """One line naming the URL and what went wrong."""
     where = getattr(exc, "url", "") or url
-    return f"error {where}: {exc}" if where else f"error: {exc}"
+    return f"{where}: {exc}" if where else str(exc)
 
 
 def _log(report: SourceReport) -> None:
@@ -176,23 +241,39 @@ def _log(report: SourceReport) -> None:
         log.warning("source=%s %s", report.source, problem)
 
 
+def _run_in_thread(
+    source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime, force: bool
+) -> SourceReport:
+    """Run one source on its own SQLite connection (connections stay in their thread)."""
+    own = Store(store.path)
+    try:
+        return run_source(source, settings, own, fetcher, now, force)
+    finally:
+        own.close()
+
+
 def run_once(
     settings: Settings,
     store: Store,
-    session: requests.Session | None = None,
+    fetcher: Fetcher | None = None,
     now: datetime | None = None,
     sources: tuple[Source, ...] | None = None,
+    force: bool = False,
 ) -> RunReport:
     """One cycle over `sources` (default: all configured), then deliver due alerts."""
     now = now or datetime.now(UTC)
-    session = session or fetch.new_session(settings.fetch)
-    reports = tuple(
-        run_source(source, settings, store, session, now)
-        for source in (settings.sources if sources is None else sources)
-    )
+    fetcher = fetcher or Fetcher(settings.fetch)
+    chosen = settings.sources if sources is None else sources
+    if len(chosen) <= 1 or settings.fetch.max_workers == 1:
+        reports = [run_source(s, settings, store, fetcher, now, force) for s in chosen]
+    else:
+        with ThreadPoolExecutor(min(settings.fetch.max_workers, len(chosen))) as pool:
+            reports = list(
+                pool.map(lambda s: _run_in_thread(s, settings, store, fetcher, now, force), chosen)
+            )
     deliveries = alert.send_pending(
         store, settings.channels, settings.alerts, alert.composer_for(settings), now
     )
     for d in deliveries:
         log.info("alert item=%d channel=%s ok=%s %s", d.item_id, d.channel, d.ok, d.error)
-    return RunReport(reports, tuple(deliveries))
+    return RunReport(tuple(reports), tuple(deliveries))

@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from monitor.models import RunReport
+from monitor.models import RunReport, SourceReport
 
 TITLE_CHARS = 70
 
@@ -26,6 +26,13 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def as_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+def _status(s: SourceReport) -> str:
+    if s.error or s.skipped:
+        return short(s.error or s.skipped, 90)
+    text = "not modified" if s.not_modified else "ok"
+    return text + (f", {len(s.problems)} problems" if s.problems else "")
 
 
 def run_rows(report: RunReport) -> list[dict[str, Any]]:

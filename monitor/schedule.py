@@ -16,8 +16,9 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from monitor import alert, fetch
+from monitor import alert
 from monitor.config import Settings
+from monitor.fetch import Fetcher
 from monitor.models import Source
 from monitor.pipeline import run_once
 from monitor.store import Store
@@ -28,10 +29,10 @@ MISFIRE_GRACE_SECONDS = 300
 ALERT_RETRY_MINUTES = 1
 
 
-def _run_source(settings: Settings, source: Source) -> None:
+def _run_source(settings: Settings, source: Source, fetcher: Fetcher) -> None:
     store = Store(settings.db_path)
     try:
-        run_once(settings, store, fetch.new_session(settings.fetch), sources=(source,))
+        run_once(settings, store, fetcher, sources=(source,))
     finally:
         store.close()
 
@@ -50,11 +51,12 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=UTC)
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
     now = datetime.now(UTC)
+    fetcher = Fetcher(settings.fetch)  # shared: robots.txt cache and per-host politeness
     for source in settings.sources:
         scheduler.add_job(
             _run_source,
             "interval",
-            args=(settings, source),
+            args=(settings, source, fetcher),
             minutes=source.interval_minutes,
             jitter=JITTER_SECONDS,
             next_run_time=now,

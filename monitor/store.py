@@ -75,6 +75,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["outbox"].create_index(["status", "next_attempt_at"])
 
 
+@migrations()
+def m002_backfill_state(db: sqlite_utils.Database) -> None:
+    db["backfill_state"].create(
+        {"source": str, "queue": str, "pages_done": int, "items_new": int, "updated_at": str},
+        pk="source",
+    )
+
+
 def _iso(now: datetime) -> str:
     return now.isoformat().replace("+00:00", "Z")
 
@@ -266,6 +274,34 @@ class Store:
         else:
             row.update(last_success_at=_iso(now), consecutive_failures=0)
         table.upsert(row, pk="source")
+
+    def source_state(self, source: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.db["source_status"].get(source))
+        except sqlite_utils.db.NotFoundError:
+            return None
+
+    def backfill_cursor(self, source: str) -> dict[str, Any] | None:
+        """Where an interrupted backfill of `source` stopped (queue of pages left)."""
+        try:
+            row = dict(self.db["backfill_state"].get(source))
+        except sqlite_utils.db.NotFoundError:
+            return None
+        row["queue"] = json.loads(row["queue"])
+        return row
+
+    def save_backfill_cursor(
+        self, source: str, queue: list[str], pages_done: int, items_new: int, now: datetime
+    ) -> None:
+        self.db["backfill_state"].upsert(
+            {"source": source, "queue": json.dumps(queue), "pages_done": pages_done,
+             "items_new": items_new, "updated_at": _iso(now)},
+            pk="source",
+        )  # fmt: skip
+
+    def clear_backfill_cursor(self, source: str) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM backfill_state WHERE source = ?", [source])
 
     def source_status(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM source_status ORDER BY source"))
