@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -129,6 +131,26 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction that takes the write lock first (BEGIN IMMEDIATE).
+
+        With several connections (one per source thread), a deferred transaction
+        that reads before it writes fails at once with "database is locked" when
+        another connection committed in between; IMMEDIATE waits its turn
+        (busy_timeout) instead.
+        """
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.execute("ROLLBACK")
+            raise
+        self.db.conn.execute("COMMIT")
+
     # ---- items
 
     def id_for_url(self, url: str) -> int | None:
@@ -167,7 +189,7 @@ class Store:
             "problems": json.dumps(list(item.problems), ensure_ascii=False),
         }  # fmt: skip
         try:
-            with self.db.atomic():
+            with self._write():
                 item_id = self.db["items"].insert(row).last_pk
                 self._add_url(item_id, item.url, item.source, now)
                 self.db.execute(
@@ -181,7 +203,7 @@ class Store:
 
     def add_alias(self, item_id: int, url: str, source: str, now: datetime) -> None:
         """Record that the item was also published at `url`."""
-        with self.db.atomic():
+        with self._write():
             self._add_url(item_id, url, source, now)
 
     def _add_url(self, item_id: int, url: str, source: str, now: datetime) -> None:
@@ -248,11 +270,10 @@ class Store:
 
     def save_validators(self, url: str, etag: str, last_modified: str, now: datetime) -> None:
         if etag or last_modified:
-            self.db["http_cache"].upsert(
-                {"url": url, "etag": etag, "last_modified": last_modified,
-                 "updated_at": _iso(now)},
-                pk="url",
-            )  # fmt: skip
+            row = {"url": url, "etag": etag, "last_modified": last_modified,
+                   "updated_at": _iso(now)}  # fmt: skip
+            with self._write():
+                self.db["http_cache"].upsert(row, pk="url")
 
     def record_run(self, report: SourceReport, now: datetime) -> None:
         """Update a source's health row from one run's report."""
@@ -273,7 +294,8 @@ class Store:
             )
         else:
             row.update(last_success_at=_iso(now), consecutive_failures=0)
-        table.upsert(row, pk="source")
+        with self._write():
+            table.upsert(row, pk="source")
 
     def source_state(self, source: str) -> dict[str, Any] | None:
         try:
@@ -293,14 +315,13 @@ class Store:
     def save_backfill_cursor(
         self, source: str, queue: list[str], pages_done: int, items_new: int, now: datetime
     ) -> None:
-        self.db["backfill_state"].upsert(
-            {"source": source, "queue": json.dumps(queue), "pages_done": pages_done,
-             "items_new": items_new, "updated_at": _iso(now)},
-            pk="source",
-        )  # fmt: skip
+        row = {"source": source, "queue": json.dumps(queue), "pages_done": pages_done,
+               "items_new": items_new, "updated_at": _iso(now)}  # fmt: skip
+        with self._write():
+            self.db["backfill_state"].upsert(row, pk="source")
 
     def clear_backfill_cursor(self, source: str) -> None:
-        with self.db.atomic():
+        with self._write():
             self.db.execute("DELETE FROM backfill_state WHERE source = ?", [source])
 
     def source_status(self) -> list[dict[str, Any]]:
@@ -332,7 +353,7 @@ class Store:
     def mark_sent(self, outbox_ids: list[int], now: datetime) -> None:
         """Record that a channel accepted these rows' message (one commit)."""
         marks = ",".join("?" * len(outbox_ids))
-        with self.db.atomic():
+        with self._write():
             self.db.execute(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
                 f"last_error = NULL WHERE id IN ({marks})",
@@ -346,7 +367,7 @@ class Store:
         status = "failed" if retry_in is None else "pending"
         next_at = _iso(now + (retry_in or timedelta(0)))
         marks = ",".join("?" * len(outbox_ids))
-        with self.db.atomic():
+        with self._write():
             self.db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
                 f"next_attempt_at = ? WHERE id IN ({marks})",
@@ -357,7 +378,7 @@ class Store:
         """Put failed rows (of one channel, or all) back in the queue; return how many."""
         sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
         sql += "WHERE status = 'failed'" + (" AND channel = ?" if channel else "")
-        with self.db.atomic():
+        with self._write():
             cursor = self.db.execute(sql, [_iso(now), *([channel] if channel else [])])
         return cursor.rowcount
 

@@ -89,3 +89,24 @@ url = "{httpserver.url_for("/broken")}"
     assert status["broken"]["consecutive_failures"] == 1
     assert status["thaigov"]["consecutive_failures"] == 0
     assert smtp.messages, "alerts for the working source still went out"
+
+
+def test_concurrent_sources_sharing_items_store_each_once(
+    tmp_path: Path, snapshot_url: str, smtp: Smtp
+):
+    feeds = "".join(
+        f'[sources.copy{n}]\npreset = "wordpress-feed"\nurl = "{snapshot_url}/rss/dla-asean.xml"\n'
+        for n in range(6)
+    )
+    settings = load_settings(
+        write_config(tmp_path, feeds + snapshot_sources(snapshot_url), smtp.port)
+    )
+    store = Store(settings.db_path)
+
+    report = run_once(settings, store)
+
+    assert not report.failed_sources
+    assert all(not s.problems for s in report.sources), [s.problems for s in report.sources]
+    assert len(store.items_overview()) == 37  # 33 pages + 5 feed items - 1 republished seed
+    matched = sum(1 for r in store.items_overview() if r["matched_topics"])
+    assert len(smtp.messages) == matched
