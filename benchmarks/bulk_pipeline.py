@@ -1,0 +1,513 @@
+"""Benchmark the per-item stages on the whole thaigov corpus, without HTTP.
+
+Each corpus article is rendered in memory as a page in the legacy thaigov layout
+(the shape `tools/build_snapshot.py` writes for the demo snapshot) and run through
+what `pipeline._process` does for a new item:
+
+    extract_article (thaigov-legacy rules) -> dedup.content_hash -> store lookups
+    (id_for_url / id_for_hash) -> match(shipped topics) -> Store.save_item
+    (row + URL + FTS row of pythainlp-segmented text + outbox rows, one transaction)
+
+Baseline in the same run (naive pipeline): BeautifulSoup(html, "lxml") per page for
+title and body, pythainlp `word_tokenize(engine="newmm")` of the whole article, then
+a keyword look-up on the tokens, then one INSERT + commit per row into a plain table.
+
+Each run is a fresh process (so peak RSS is per pipeline) with a fresh SQLite file
+in a temporary folder; dictionary loading happens before the clock starts. Rendering
+pages and reading the corpus are not timed. Runs alternate ours / naive; medians are
+printed. Optional: cProfile of our stages (top functions by cumulative time) and a
+tracemalloc pass (peak of Python allocations, dictionary load included).
+
+    python benchmarks/bulk_pipeline.py --limit 2000 --runs 3 --profile 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import importlib.util
+import io
+import json
+import os
+import pstats
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = Path("corpus") / "thaigov-articles.jsonl.gz"
+TARGET_RATE = 500.0  # articles/s per core, what the project wants
+TARGET_SPEEDUP = 5.0  # times the naive pipeline
+URL = "https://www.thaigov.go.th/news/contents/details/{id}"
+
+
+def _repo_on_path() -> None:
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+
+
+def _snapshot_tool() -> ModuleType:
+    """`tools/build_snapshot.py`, imported by path, so pages keep the demo's exact shape."""
+    path = REPO / "tools" / "build_snapshot.py"
+    spec = importlib.util.spec_from_file_location("_build_snapshot", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def pages(corpus: Path, limit: int | None) -> Iterator[tuple[str, str]]:
+    """(url, html) per corpus article, rendered on the fly (nothing written to disk)."""
+    tool = _snapshot_tool()
+    latest: list[Any] = []
+    with gzip.open(corpus, "rt", encoding="utf-8") as f:
+        for count, line in enumerate(f):
+            if limit is not None and count >= limit:
+                return
+            row = json.loads(line)
+            article = tool.from_row(row, "bench")
+            views = 100 + int(row["id"]) % 9900
+            yield URL.format(id=row["id"]), tool.article_page(article, views, latest, False)
+            latest = [article, *latest[:5]]
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MB (Linux /proc)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+# ---------------------------------------------------------------- our pipeline
+
+
+class StageClock:
+    """Inclusive wall and CPU time per stage, by wrapping the functions a stage calls.
+
+    A call made while the same stage is already running is not counted twice;
+    sub-stages (names starting with "  ") are also inside their parent stage.
+    CPU time (`time.process_time`) is what "per core" means and is not disturbed by
+    other processes on the machine; wall time also holds the waits for fsync.
+    """
+
+    def __init__(self, stages: tuple[str, ...]) -> None:
+        self.wall = dict.fromkeys(stages, 0.0)
+        self.cpu = dict.fromkeys(stages, 0.0)
+        self._running: list[str] = []
+
+    def wrap(self, owner: Any, attr: str, stage: str) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with self.measure(stage):
+                return original(*args, **kwargs)
+
+        setattr(owner, attr, timed)
+
+    @contextmanager
+    def measure(self, stage: str) -> Iterator[None]:
+        if stage in self._running:
+            yield
+            return
+        self._running.append(stage)
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.cpu[stage] += time.process_time() - cpu
+            self.wall[stage] += time.perf_counter() - wall
+            self._running.pop()
+
+    def reset(self) -> None:
+        for stage in self.wall:
+            self.wall[stage] = self.cpu[stage] = 0.0
+
+
+class Ours:
+    """The monitor's own per-item stages, called as `pipeline._process` calls them.
+
+    Public stage functions only (the pipeline's private helpers change often): the
+    same calls, in the same order, with the same arguments. FTS segmentation inside
+    `Store.save_item` is timed by wrapping `monitor.store.search_text` in this process
+    (monitor/ itself is not changed).
+    """
+
+    stages = (
+        "extract", "hash", "dedup (lookups + classify)", "match", "route", "store",
+        "  of which FTS segmentation", "other",
+    )  # fmt: skip
+
+    def __init__(self, db_path: Path) -> None:
+        _repo_on_path()
+        from datetime import UTC, datetime
+
+        import monitor.store as store_module
+        from monitor import dedup, extract, match
+        from monitor.config import load_settings
+        from monitor.models import Entry, Fetched
+
+        settings = load_settings(REPO / "config" / "demo.toml", env={})
+        self.settings = settings
+        self.source = settings.source("thaigov")
+        self.now = datetime.now(UTC)
+        self.store = store_module.Store(db_path)
+        self.dedup, self.extract, self.match = dedup, extract, match.match
+        self.entry, self.fetched = Entry, Fetched
+        try:  # alert routing (channel -> due time) where the pipeline has it
+            from monitor.route import route
+
+            self.route: Callable[..., Any] | None = route
+        except ImportError:
+            self.route = None
+        self.matched = self.duplicates = self.problems = self.new = 0
+        self.clock = StageClock(self.stages)
+        self.clock.wrap(store_module, "search_text", "  of which FTS segmentation")
+
+    def warm_up(self) -> None:
+        """Load the pythainlp dictionaries (~0.5 s each) before the clock starts."""
+        from monitor.store import search_text
+
+        self.match("ไซเบอร์ อาเซียน", "ความมั่นคงปลอดภัยไซเบอร์ของอาเซียน", self.settings.rules)
+        search_text("ความมั่นคงปลอดภัยไซเบอร์")
+        self.clock.reset()
+
+    def process(self, url: str, html: str) -> None:
+        clock, store, now, settings = self.clock, self.store, self.now, self.settings
+        with clock.measure("extract"):
+            page = self.fetched(url, url, 200, text=html, content_type="text/html; charset=utf-8")
+            item = self.extract.extract_article(
+                page, self.entry(url=url), self.source.name, self.source.article, now
+            )
+        with clock.measure("hash"):
+            item = replace(item, content_hash=self.dedup.content_hash(item.title, item.body))
+        with clock.measure("dedup (lookups + classify)"):
+            by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
+            verdict = self.dedup.classify(item, by_url, by_hash)
+        self.problems += bool(item.problems)
+        if verdict.kind != "new":
+            if verdict.kind == "duplicate":
+                with clock.measure("store"):
+                    store.add_alias(verdict.item_id or 0, item.url, item.source, now)
+                self.duplicates += 1
+            return
+        with clock.measure("match"):
+            result = self.match(item.title, item.body, settings.rules)
+        with clock.measure("route"):
+            if self.route is not None:
+                alerts: Any = self.route(
+                    result, {c.name: c.routing for c in settings.channels}, now
+                )
+            else:
+                topics = set(result.matched_topics)
+                alerts = [c.name for c in settings.channels if set(c.topics) & topics]
+        with clock.measure("store"):
+            store.save_item(item, result, alerts, now)
+        self.new += 1
+        self.matched += bool(result.matched_topics)
+
+    def summary(self) -> dict[str, Any]:
+        return {"matched": self.matched, "duplicates": self.duplicates,
+                "problems": self.problems, "new": self.new}  # fmt: skip
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# ---------------------------------------------------------------- naive baseline
+
+
+class Naive:
+    """BeautifulSoup per page, newmm of the whole article, token look-up, commit per row."""
+
+    stages = ("parse", "tokenize+lookup", "insert+commit", "other")
+
+    def __init__(self, db_path: Path) -> None:
+        import sqlite3
+
+        from bs4 import BeautifulSoup
+        from pythainlp.tokenize import word_tokenize
+
+        _repo_on_path()
+        from monitor.config import load_rules
+
+        rules = load_rules(REPO / "config" / "topics.toml")
+        self.keywords = {t.text for topic in rules.topics for t in topic.terms}
+        self.soup, self.tokenize = BeautifulSoup, word_tokenize
+        self.db = sqlite3.connect(db_path)
+        self.db.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, url TEXT, title TEXT, body TEXT, "
+            "keywords TEXT)"
+        )
+        self.db.commit()
+        self.clock = StageClock(self.stages)
+        self.matched = 0
+
+    def warm_up(self) -> None:
+        self.tokenize("ความมั่นคงปลอดภัยไซเบอร์", engine="newmm")
+        self.soup("<p>x</p>", "lxml")
+
+    def process(self, url: str, html: str) -> None:
+        with self.clock.measure("parse"):
+            soup = self.soup(html, "lxml")
+            title = soup.title.get_text(strip=True) if soup.title else ""
+            node = soup.select_one("div.border-normal")
+            body = node.get_text("\n", strip=True) if node else soup.get_text("\n", strip=True)
+        with self.clock.measure("tokenize+lookup"):
+            tokens = self.tokenize(title + "\n" + body, engine="newmm")
+            found = sorted({t.casefold() for t in tokens} & self.keywords)
+        with self.clock.measure("insert+commit"):
+            self.db.execute(
+                "INSERT INTO items (url, title, body, keywords) VALUES (?, ?, ?, ?)",
+                (url, title, body, ",".join(found)),
+            )
+            self.db.commit()
+        self.matched += bool(found)
+
+    def summary(self) -> dict[str, Any]:
+        return {"matched": self.matched}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+PIPELINES: dict[str, Callable[[Path], Any]] = {"ours": Ours, "naive": Naive}
+
+
+def run_one(
+    name: str,
+    corpus: str,
+    limit: int | None,
+    max_seconds: float,
+    db_dir: str | None,
+    profile: bool = False,
+    trace: bool = False,
+) -> dict[str, Any]:
+    """One run of one pipeline in this (fresh) process; returns timings and memory."""
+    if trace:
+        tracemalloc.start()
+    with tempfile.TemporaryDirectory(prefix="bulk-bench-", dir=db_dir) as tmp:
+        pipe = PIPELINES[name](Path(tmp) / f"{name}.db")
+        pipe.warm_up()
+        rss_ready = rss_mb()
+        profiler = cProfile.Profile() if profile else None
+        count, spent, cpu, deadline_hit = 0, 0.0, 0.0, False
+        for url, html in pages(Path(corpus), limit):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            pipe.process(url, html)
+            if profiler:
+                profiler.disable()
+            spent += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+            count += 1
+            if spent > max_seconds:
+                deadline_hit = True
+                break
+        clock, skip = pipe.clock, ("other", "  ")  # "other": per-item time in no stage
+        clock.wall["other"] = spent - sum(
+            v for k, v in clock.wall.items() if not k.startswith(skip)
+        )
+        clock.cpu["other"] = cpu - sum(v for k, v in clock.cpu.items() if not k.startswith(skip))
+        db_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+        pipe.close()
+    result = {
+        "name": name,
+        "count": count,
+        "seconds": spent,
+        "cpu": cpu,
+        "wall": dict(pipe.clock.wall),
+        "cpu_stages": dict(pipe.clock.cpu),
+        "summary": pipe.summary(),
+        "rss_ready_mb": rss_ready,
+        "peak_rss_mb": peak_rss_mb(),
+        "db_mb": db_mb,
+        "deadline_hit": deadline_hit,
+    }
+    if trace:
+        result["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(25)
+        result["profile"] = _trim_profile(out.getvalue())
+    return result
+
+
+def _trim_profile(text: str) -> str:
+    """Keep pstats' table, with paths shortened to something readable."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    repo = str(REPO) + os.sep
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    out = []
+    for line in lines[start:]:
+        line = line.replace(repo, "")
+        for prefix in site:
+            line = line.replace(prefix + os.sep, "")
+        out.append(line)
+    return "\n".join(out).rstrip()
+
+
+def in_fresh_process(*args: Any) -> dict[str, Any]:
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(run_one, *args).result()
+
+
+# ---------------------------------------------------------------- report
+
+
+def _median(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> float:
+    return statistics.median(key(r) for r in runs)
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    print()
+    print("| pipeline | articles | runs | articles/s per core (CPU) | CPU ms/article "
+          "| articles/s wall | wall ms/article | peak RSS MB | RSS after warm-up MB "
+          "| DB MB | matched |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    cpu_rate, wall_rate = {}, {}
+    for name, runs in results.items():
+        cpu_rate[name] = _median(runs, lambda r: r["count"] / r["cpu"])
+        wall_rate[name] = _median(runs, lambda r: r["count"] / r["seconds"])
+        print(
+            f"| {name} | {runs[0]['count']} | {len(runs)} | {cpu_rate[name]:.1f} "
+            f"| {1000 / cpu_rate[name]:.2f} | {wall_rate[name]:.1f} | {1000 / wall_rate[name]:.2f} "
+            f"| {_median(runs, lambda r: r['peak_rss_mb']):.0f} "
+            f"| {_median(runs, lambda r: r['rss_ready_mb']):.0f} "
+            f"| {_median(runs, lambda r: r['db_mb']):.1f} | {runs[0]['summary']['matched']} |"
+        )
+    if "ours" in cpu_rate and "naive" in cpu_rate:
+        ratio = cpu_rate["ours"] / cpu_rate["naive"]
+        wall_ratio = wall_rate["ours"] / wall_rate["naive"]
+        print()
+        print(
+            f"ours / naive: {ratio:.2f}x by CPU, {wall_ratio:.2f}x by wall time "
+            f"(target >= {TARGET_SPEEDUP:g}x: {_verdict(ratio >= TARGET_SPEEDUP)}); "
+            f"ours {cpu_rate['ours']:.0f} articles/s per core "
+            f"(target >= {TARGET_RATE:g}: {_verdict(cpu_rate['ours'] >= TARGET_RATE)})"
+        )
+        print("wall time also holds fsync waits (one commit per article in both pipelines) "
+              "and time lost to other processes on the machine")  # fmt: skip
+    for name, runs in results.items():
+        print()
+        print(f"{name}: per-stage time per article, median of {len(runs)} runs")
+        print("| stage | CPU ms | CPU share | wall ms |")
+        print("|---|---|---|---|")
+        cpu_total = _median(runs, lambda r: r["cpu"] / r["count"])
+        for stage in runs[0]["wall"]:
+            cpu = _median(runs, lambda r, s=stage: r["cpu_stages"][s] / r["count"])
+            wall = _median(runs, lambda r, s=stage: r["wall"][s] / r["count"])
+            print(
+                f"| {stage} | {1000 * cpu:.3f} | {100 * cpu / cpu_total:.0f}% | {1000 * wall:.3f} |"
+            )
+        wall_total = _median(runs, lambda r: r["seconds"] / r["count"])
+        print(f"| total | {1000 * cpu_total:.3f} | 100% | {1000 * wall_total:.3f} |")
+        extra = runs[0]["summary"]
+        if name == "ours":
+            print(
+                f"FTS segmentation is inside store. New items: {extra['new']}; items with a "
+                f"recorded problem: {extra['problems']}; duplicates: {extra['duplicates']}"
+            )
+        if any(r["deadline_hit"] for r in runs):
+            print(f"NOTE: --max-seconds {args.max_seconds:g} cut some runs short")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Loopback/offline only: no network. Temporary databases are removed.",
+    )
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED,
+                        help="folder holding corpus/ (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--limit", type=int, default=None,
+                        help="articles per run (default: the whole corpus, 22,242)")  # fmt: skip
+    parser.add_argument("--db-dir", default=None,
+                        help="where the temporary databases go (default: the system temp folder; "
+                        "/dev/shm takes fsync out of the measurement)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=3, help="runs per pipeline (median)")
+    parser.add_argument("--only", choices=sorted(PIPELINES), help="run one pipeline only")
+    parser.add_argument("--max-seconds", type=float, default=600.0, metavar="S",
+                        help="cap on timed seconds per run (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also cProfile ours on N articles; print the top 25")  # fmt: skip
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                        help="tracemalloc peak of each pipeline on N articles")  # fmt: skip
+    args = parser.parse_args(argv)
+    corpus = args.shared / CORPUS
+    if not corpus.is_file():
+        print(f"error: {corpus} not found; pass --shared PATH (the folder with corpus/)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    names = [args.only] if args.only else list(PIPELINES)
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    began = time.monotonic()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    for run in range(args.runs):
+        for name in names:
+            try:
+                r = in_fresh_process(name, str(corpus), args.limit, args.max_seconds, args.db_dir)
+            except Exception as exc:  # report the runs that finished, then the failure
+                print(f"run {run + 1} {name} failed: {type(exc).__name__}: {exc}", flush=True)
+                if all(results.values()):
+                    report(results, args)
+                return 1
+            results[name].append(r)
+            print(
+                f"run {run + 1}/{args.runs} {name:5}: {r['count']} articles in "
+                f"{r['seconds']:.1f} s timed = {r['count'] / r['seconds']:.1f}/s, "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+    report(results, args)
+    if args.tracemalloc:
+        print()
+        print(f"tracemalloc peak of Python allocations, first {args.tracemalloc} articles "
+              "(dictionary load included; separate run, tracing slows it down):")  # fmt: skip
+        for name in names:
+            r = in_fresh_process(
+                name, str(corpus), args.tracemalloc, args.max_seconds, args.db_dir, False, True
+            )
+            print(
+                f"  {name}: {r['tracemalloc_peak_mb']:.0f} MB (peak RSS {r['peak_rss_mb']:.0f} MB)"
+            )
+    if args.profile:
+        r = in_fresh_process("ours", str(corpus), args.profile, args.max_seconds, args.db_dir, True)
+        print()
+        print(f"cProfile of our stages on {r['count']} articles, by cumulative time:")
+        print(r["profile"])
+    print(f"\nwall time of the benchmark: {time.monotonic() - began:.0f} s; "
+          f"load average at end: {os.getloadavg()[0]:.2f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
