@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from pathlib import Path
 
 from pythainlp import (
     thai_above_vowels,
@@ -21,6 +23,7 @@ from pythainlp import (
     thai_lead_vowels,
     thai_tonemarks,
 )
+from pythainlp.corpus import corpus_path
 from pythainlp.util import normalize as thai_normalize
 
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
@@ -79,6 +82,7 @@ _THAI_FIXABLE = tuple(
 )  # separate searches: four times faster than one alternation
 
 
+@lru_cache(maxsize=32)  # the same title and body are normalised by dedup, match and store
 def normalize_text(text: str) -> str:
     """Normalise text for matching and hashing.
 
@@ -104,9 +108,24 @@ def _tokenizer():  # type: ignore[no-untyped-def]
     return word_tokenize
 
 
+@lru_cache(maxsize=1)
+def _search_segmenter() -> Callable[[str], list[str]]:
+    """nlpo3 (newmm in Rust, ~5x faster) on pythainlp's word list; pythainlp's newmm without it.
+
+    The two agree on Thai words; they differ only on where punctuation next to
+    Latin text is split, which the FTS5 tokenizer removes anyway.
+    """
+    try:
+        import nlpo3
+    except ImportError:  # no wheel for this platform
+        return lambda text: _tokenizer()(text, engine="newmm", keep_whitespace=False)
+    nlpo3.load_dict(str(Path(corpus_path()) / "words_th.txt"), "thai-news-monitor")
+    return lambda text: nlpo3.segment(text, "thai-news-monitor")
+
+
 def segment(text: str) -> list[str]:
-    """Split Thai text into words with pythainlp's `newmm` engine."""
-    return _tokenizer()(text, engine="newmm", keep_whitespace=False)
+    """Split text into words for the search index and search queries (whitespace dropped)."""
+    return [word for word in _search_segmenter()(text) if not word.isspace()]
 
 
 def word_boundaries(text: str) -> set[int]:

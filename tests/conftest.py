@@ -90,6 +90,7 @@ templates_dir = "{CONFIG / "templates"}"
 
 [fetch]
 timeout_seconds = 5
+min_delay_seconds = 0
 
 [alerts]
 max_attempts = 3
