@@ -285,5 +285,70 @@ def match_command(articles: Path, rules_path: Path, labels: Path | None, output:
         click.echo(format_metrics(metrics), err=True)
 
 
+@cli.command("web")
+@config_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 exposes the archive to the network.",
+)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--metadata", "metadata_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata (default: datasette.yaml beside --config).")  # fmt: skip
+def web_command(config_path: Path, host: str, port: int, metadata_path: Path | None) -> None:
+    """Browse the archive read-only in Datasette: search, topics, health, alerts, Atom feeds."""
+    from monitor.web import DEFAULT_METADATA
+    from monitor.web import serve as serve_web
+
+    settings = _settings(config_path)
+    if metadata_path is None:
+        beside = settings.path.parent / "datasette.yaml"
+        metadata_path = beside if beside.is_file() else DEFAULT_METADATA
+    serve_web(settings.db_path, host, port, metadata_path)
+
+
+@cli.command("feed")
+@click.argument("topic")
+@config_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (replaced atomically); default: stdout.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8001",
+    show_default=True,
+    help="Where `monitor web` is reached; the feed's links point there.",
+)
+@click.option(
+    "--self-url",
+    default=None,
+    help="The feed's own public URL (default: BASE_URL/-/feeds/TOPIC.atom).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))  # fmt: skip
+def feed_command(topic: str, config_path: Path, output: Path | None, base_url: str,
+                 self_url: str | None, limit: int) -> None:  # fmt: skip
+    """Write the Atom 1.0 feed of the items TOPIC matched, newest first."""
+    from monitor import feed
+
+    settings = _settings(config_path)
+    topics = [t.name for t in settings.rules.topics]
+    if topic not in topics:
+        raise click.BadParameter(f"unknown topic {topic!r} (one of {', '.join(topics)})")
+    now = datetime.now(UTC)
+    if output is None:
+        click.echo(feed.atom(settings.db_path, topic, base_url, now, limit=limit,
+                             self_url=self_url), nl=False)  # fmt: skip
+        return
+    count = feed.write_atom(settings.db_path, topic, output, base_url, now, limit=limit,
+                            self_url=self_url)  # fmt: skip
+    click.echo(f"wrote {count} entries to {output}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="monitor")
