@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -35,16 +36,19 @@ def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], s
     """Article links of a listing page, in page order, and the next page's URL ("" if none)."""
     soup = _soup(fetched.text)
     scope = soup.select_one(rules.container) if rules.container else soup
-    seen: set[str] = set()
-    entries = []
+    seen: dict[str, int] = {}
+    entries: list[Entry] = []
     for link in scope.select(rules.links) if scope else []:
         href = link.get("href")
         if not isinstance(href, str) or href.startswith(("#", "javascript:", "mailto:")):
             continue
         url = canonical_url(urljoin(fetched.final_url, href))
+        title = clean_spaces(link.get_text(" ", strip=True))
         if url not in seen:
-            seen.add(url)
-            entries.append(Entry(url=url, title=clean_spaces(link.get_text(" ", strip=True))))
+            seen[url] = len(entries)
+            entries.append(Entry(url=url, title=title))
+        elif title and not entries[seen[url]].title:  # a thumbnail link came first
+            entries[seen[url]] = Entry(url=url, title=title)
     next_url = ""
     if rules.next_page and (nxt := soup.select_one(rules.next_page)):
         href = nxt.get("href")
@@ -98,7 +102,7 @@ def parse_page(fetched: Fetched, source: Source) -> tuple[list[Entry], list[str]
 
 
 def _html_to_text(html: str) -> str:
-    return "\n".join(_lines(_soup(html).get_text("\n"))) if "<" in html else html
+    return "\n".join(_lines(_soup(html).get_text("\n"))) if "<" in html else unescape(html)
 
 
 def _lines(text: str) -> list[str]:
@@ -108,8 +112,9 @@ def _lines(text: str) -> list[str]:
 def parse_feed(fetched: Fetched) -> list[Entry]:
     """Entries of an RSS/Atom feed, with full text when the feed carries it."""
     feed = feedparser.parse(fetched.text)
-    if feed.bozo and not feed.entries:
-        raise ExtractError(f"not a readable feed: {feed.get('bozo_exception')}", url=fetched.url)
+    if not feed.entries and (feed.bozo or not feed.get("version")):
+        reason = feed.get("bozo_exception") or "no RSS or Atom root (an empty body or a web page?)"
+        raise ExtractError(f"not a readable feed: {reason}", url=fetched.url)
     entries = []
     for e in feed.entries:
         link = e.get("link") or e.get("id") or ""
@@ -153,10 +158,13 @@ def _published(date_text: str, now: datetime, problems: list[str]) -> str | None
 
 
 def _clean_body(lines: list[str], title: str, rules: ArticleRules) -> list[str]:
-    """Drop configured noise lines, the repeated headline, and a leading date line."""
+    """Drop noise lines, the repeated headline, a leading date line, and all from a footer on."""
     patterns = [re.compile(p) for p in rules.drop_lines]
-    kept = []
+    stops = [re.compile(p) for p in rules.stop_at]
+    kept: list[str] = []
     for index, line in enumerate(lines):
+        if any(p.search(line) for p in stops):
+            break
         if any(p.search(line) for p in patterns) or line == title:
             continue
         if index < 3 and len(line) <= 60 and parse_thai_date(line) is not None:
@@ -187,12 +195,12 @@ def _canonical_link(soup: BeautifulSoup, page_url: str) -> str:
     return url if same_host else ""
 
 
-def item_from_entry(entry: Entry, source: str, now: datetime) -> Item:
+def item_from_entry(entry: Entry, source: str, rules: ArticleRules, now: datetime) -> Item:
     """An item from a feed entry that carries the full text (no page fetch)."""
     problems: list[str] = []
     if not entry.title:
         raise ExtractError("feed entry without a title", url=entry.url)
-    body = "\n".join(_lines(entry.body))
+    body = "\n".join(_clean_body(_lines(entry.body), entry.title, rules))
     return Item(
         url=entry.url,
         source=source,
@@ -211,7 +219,10 @@ def extract_article(
     problems: list[str] = []
     title_node = soup.select_one(rules.title) if rules.title else None
     title = clean_spaces(title_node.get_text(" ", strip=True)) if title_node else ""
-    title = title.removeprefix(rules.title_strip_prefix).strip() or entry.title
+    title = title.removeprefix(rules.title_strip_prefix).strip()
+    if not title and entry.title:
+        problems.append("title selector found nothing; the listing's link text is used")
+        title = entry.title
     if not title:
         raise ExtractError("article page without a title", url=fetched.url)
     date_node = soup.select_one(rules.date) if rules.date else None

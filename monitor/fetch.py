@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
+import urllib3
 
 from monitor.config import FetchSettings
 from monitor.errors import FetchError
@@ -101,15 +103,27 @@ def _same_site(a: str, b: str) -> bool:
     return host(a) == host(b)
 
 
-def _read_capped(response: requests.Response, url: str, max_bytes: int) -> bytes:
+def _read_capped(response: requests.Response, url: str, settings: FetchSettings) -> bytes:
+    """Read the body within the size cap and within `timeout_seconds` in all.
+
+    requests applies the timeout to each read only, so a server trickling a byte
+    at a time could hold a source for ever; `read1` returns what has arrived, so
+    the deadline is checked as each piece comes in.
+    """
+    max_bytes = settings.max_bytes
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {declared} bytes is over the {max_bytes}-byte cap", url=url)
+    deadline = time.monotonic() + settings.timeout_seconds
     chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
+    while chunk := response.raw.read1(64 * 1024, decode_content=True):
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"body is over the {max_bytes}-byte cap", url=url)
+        if time.monotonic() > deadline:
+            raise FetchError(
+                f"timed out after {settings.timeout_seconds:g} s reading the body", url=url
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -174,7 +188,7 @@ def _get(
             if target is None:
                 if response.status_code == 304:
                     return response, b""
-                content = _read_capped(response, url, settings.max_bytes)
+                content = _read_capped(response, url, settings)
                 _check(response, url, content)
                 return response, content
         current = target
@@ -197,11 +211,15 @@ def fetch(
         response, content = _get(session, url, settings, headers)
     except requests.Timeout:
         raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
-    except requests.exceptions.ChunkedEncodingError as exc:
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as exc:
         raise FetchError(f"truncated body: {_root_cause(exc)}", url=url) from None
+    except urllib3.exceptions.ReadTimeoutError:
+        raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
     except requests.ConnectionError as exc:
         reason = _root_cause(exc)
-        if "Name or service not known" in reason or "getaddrinfo" in reason:
+        if _caused_by(exc, socket.gaierror):
             reason = f"DNS lookup failed for {urlsplit(url).hostname} ({reason})"
         raise FetchError(f"connection failed: {reason}", url=url) from None
     except requests.RequestException as exc:
@@ -221,6 +239,15 @@ def fetch(
         last_modified=response.headers.get("Last-Modified", ""),
         encoding=encoding,
     )
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -258,6 +285,13 @@ class Fetcher:
         self._clock, self._sleep = clock, sleep
         self._hosts: dict[str, _Host] = {}
         self._hosts_lock = threading.Lock()
+
+    def new_run(self) -> None:
+        """Forget robots.txt reads that failed, so each run tries them once again."""
+        with self._hosts_lock:
+            for host in self._hosts.values():
+                if host.robots_error:
+                    host.robots_read_at = float("-inf")
 
     def _host(self, url: str) -> _Host:
         parts = urlsplit(url)

@@ -28,6 +28,7 @@ class ArticleRules:
     body: str = ""
     category: str = ""
     drop_lines: tuple[str, ...] = ()
+    stop_at: tuple[str, ...] = ()  # the body ends before the first line matching one
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def as_json(data: Any) -> str:
 
 def _status(s: SourceReport) -> str:
     if s.error or s.skipped:
-        return short(s.error or s.skipped, 90)
+        return short(s.error or s.skipped, 60)  # in full below the table
     text = "not modified" if s.not_modified else "ok"
     return text + (f", {len(s.problems)} problems" if s.problems else "")
 
@@ -43,9 +43,7 @@ def run_rows(report: RunReport) -> list[dict[str, Any]]:
             "new": s.new,
             "matched": s.matched,
             "duplicates": s.duplicates,
-            "status": s.error
-            or ("not modified" if s.not_modified else "ok")
-            + (f", {len(s.problems)} problems" if s.problems else ""),
+            "status": _status(s),
             "seconds": round(s.seconds, 2),
         }
         for s in report.sources
@@ -57,6 +55,8 @@ def format_run(report: RunReport) -> str:
     lines = [table(run_rows(report), ["source", "found", "new", "matched", "duplicates",
                                       "status", "seconds"])]  # fmt: skip
     for s in report.sources:
+        if s.error or s.skipped:
+            lines.append(f"  {s.source}: {s.error or s.skipped}")
         lines += [f"  {s.source}: {p}" for p in s.problems]
     for d in report.deliveries:
         outcome = "delivered" if d.ok else f"failed, will retry: {d.error}"

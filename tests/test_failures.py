@@ -395,12 +395,6 @@ def test_robots_txt_answering_500_means_disallow_all(
     assert_good_ran(by_name, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Fetcher._read_robots caches a failed robots.txt read (5xx / network) for "
-    "robots_cache_seconds (24 h): in the service (one shared Fetcher) a single transient "
-    "robots.txt 500 keeps the source failing for a day after the site has recovered",
-)
 def test_robots_txt_error_is_retried_on_the_next_run(tmp_path: Path, httpserver: HTTPServer):
     state = {"robots_status": 500}
     httpserver.expect_request("/robots.txt").respond_with_handler(
@@ -499,12 +493,6 @@ def test_empty_feed_is_a_success_with_nothing_found(
     [b"", b"<html><head><title>Please log in</title></head><body>login</body></html>"],
     ids=["zero-bytes", "html-page"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="extract.parse_feed only raises when feedparser sets bozo; an empty body or an HTML "
-    "page at the feed URL parses without bozo and with no entries (feed.version == '' / None), "
-    "so the source is recorded as a success with 0 items instead of 'not a feed'",
-)
 def test_feed_url_answering_something_that_is_not_a_feed_is_an_error(
     tmp_path: Path, httpserver: HTTPServer, body: bytes
 ):
@@ -583,12 +571,6 @@ def test_listing_that_stops_yielding_links_says_layout_changed(
     assert not by_name["good"].error and status["good"]["consecutive_failures"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.record_run writes items_last_run = report.found on every run, and a 304 run "
-    "(or a failed run) has found = 0; pipeline._no_links then sees 0 and says 'check the "
-    "listing selectors' instead of 'layout changed?' although the listing yielded items before",
-)
 def test_layout_change_after_a_not_modified_run_still_says_layout_changed(
     tmp_path: Path, httpserver: HTTPServer
 ):
@@ -642,13 +624,6 @@ def test_article_without_title_is_a_problem_and_the_other_articles_are_stored(
     assert_good_ran(by_name, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="extract.extract_article silently falls back to the listing link text when the "
-    "title selector finds nothing; no problem is recorded, so a page whose layout lost its "
-    "headline is indistinguishable from a healthy one (the module docstring promises that "
-    "what could not be read is recorded in Item.problems)",
-)
 def test_article_page_without_title_is_recorded_even_when_link_text_is_used(
     tmp_path: Path, sites: Callable[[], LocalSite]
 ):
@@ -778,12 +753,6 @@ def test_dns_failure_names_the_host(tmp_path: Path, good: str, monkeypatch: pyte
     assert_good_ran(by_name, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fetch.fetch recognises DNS failures by the text 'Name or service not known' / "
-    "'getaddrinfo'; EAI_AGAIN ('Temporary failure in name resolution', what a machine whose "
-    "resolver is down gets) and macOS' 'nodename nor servname provided' are not called DNS",
-)
 def test_temporary_dns_failure_is_also_called_a_dns_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -890,12 +859,6 @@ def test_truncated_body(tmp_path: Path, sites: Callable[[], LocalSite], good: st
     assert_good_ran(by_name, status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="timeout_seconds is handed to requests as a per-read timeout only: a server that "
-    "trickles a byte every 0.3 s never trips it, so one source (and the run waiting for it) "
-    "takes as long as the server likes; _read_capped needs an overall deadline",
-)
 def test_trickling_server_is_cut_off_by_the_timeout(tmp_path: Path, sites: Callable[[], LocalSite]):
     site = sites()
 
@@ -1022,12 +985,6 @@ def test_consecutive_failures_backoff_and_recovery(
     assert all(s["consecutive_failures"] == 0 for s in data["sources"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.run_rows builds the status column from s.error only: a source skipped "
-    "while backing off shows 'ok' in the `monitor run --once` table (report._status, which "
-    "knows about `skipped`, is not used)",
-)
 def test_run_report_shows_a_backing_off_source_as_backing_off(
     tmp_path: Path, httpserver: HTTPServer
 ):

@@ -75,7 +75,7 @@ def test_preset_extracts_its_golden_pages(folder: Path, tmp_path: Path):
         item = extract_article(page, entry, source.name, source.article, NOW)
     else:
         assert "file" not in want, "a feed preset that fetches no page needs no article file"
-        item = item_from_entry(entry, source.name, NOW)
+        item = item_from_entry(entry, source.name, source.article, NOW)
 
     assert item.url == want["url"]
     assert item.title == want["title"]
