@@ -233,9 +233,9 @@ def send_pending(
     """Send every due outbox row once; record each outcome before the next message."""
     by_name = {c.name: c for c in channels}
     due: dict[str, list[dict[str, Any]]] = {}
-    for row in store.due_alerts(now):
-        if row["channel"] in by_name:  # a channel removed from config keeps its rows
-            due.setdefault(row["channel"], []).append(row)
+    # Rows of a channel removed from the config stay queued until it comes back.
+    for row in store.claim_due_alerts(now, list(by_name)):
+        due.setdefault(row["channel"], []).append(row)
     deliveries = []
     for name, rows in due.items():
         channel = by_name[name]

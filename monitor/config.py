@@ -7,6 +7,7 @@ what was expected. Relative paths are resolved against the config file's folder.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -128,14 +129,19 @@ class _Table:
 
     def number(self, key: str, default: float | None = None, minimum: float = 0) -> float:
         value = float(self.get(key, (int, float), "a number", default))
+        if not math.isfinite(value):
+            self.fail(key, f"a finite number, got {value}")
         if value < minimum:
             self.fail(key, f"a number >= {minimum}, got {value}")
         return value
 
-    def integer(self, key: str, default: int | None = None, minimum: int = 0) -> int:
+    def integer(
+        self, key: str, default: int | None = None, minimum: int = 0, maximum: int | None = None
+    ) -> int:
         value = self.get(key, int, "an integer", default)
-        if value < minimum:
-            self.fail(key, f"an integer >= {minimum}, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            self.fail(key, f"an integer {bound}, got {value}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -160,9 +166,10 @@ class _Table:
             self.fail(key, f"an http(s) URL, got {value!r}")
         return value
 
-    def sub(self, key: str, allowed: set[str], default: Mapping[str, Any] | None = None) -> _Table:
-        value = self.get(key, dict, "a table", {} if default is None else default)
-        return _Table(self.path, self.key(key), value, allowed)
+    def sub(self, key: str, allowed: set[str] | None = None) -> _Table:
+        """A nested table; `allowed` None accepts any key (tables of named things)."""
+        value = self.get(key, dict, "a table", {})
+        return _Table(self.path, self.key(key), value, set(value) if allowed is None else allowed)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -176,7 +183,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 _LISTING_KEYS = {"links", "next_page", "container"}
-_ARTICLE_KEYS = {"title", "title_strip_prefix", "date", "body", "category", "drop_lines"}
+_ARTICLE_KEYS = {
+    "title", "title_strip_prefix", "date", "body", "category", "drop_lines", "stop_at",
+}  # fmt: skip
 _SOURCE_KEYS = {
     "kind", "url", "preset", "enabled", "interval_minutes", "max_pages", "max_items",
     "url_pattern", "fetch_articles", "listing", "article", "description", "unverified",
@@ -238,6 +247,7 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         body=at.text("body", ""),
         category=at.text("category", ""),
         drop_lines=_patterns(at, "drop_lines"),
+        stop_at=_patterns(at, "stop_at"),
     )
     return Source(
         name=name,
@@ -261,7 +271,7 @@ _TOPIC_KEYS = {
 def load_rules(path: Path) -> Rules:
     """Read topics (terms with weights, ignore/veto phrases, thresholds)."""
     root = _Table(path, "", _read_toml(path), {"topics"})
-    topics_table = root.sub("topics", set(root.data.get("topics", {})))
+    topics_table = root.sub("topics")
     topics = []
     for name in topics_table.data:
         t = topics_table.sub(name, _TOPIC_KEYS)
@@ -378,7 +388,7 @@ def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str])
     return Channel(
         **common,
         host=table.text("host"),
-        port=table.integer("port", minimum=1),
+        port=table.integer("port", minimum=1, maximum=65535),
         tls=table.choice("tls", ("none", "starttls", "ssl"), "none"),
         username=table.text("username", ""),
         password=_secret(table, "password_env", env, required=False),
@@ -421,7 +431,10 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
 
     rules = load_rules(resolve(root.text("topics_file", "topics.toml")))
     presets_path = resolve(root.text("presets_file", "presets.toml"))
-    presets = _read_toml(presets_path).get("presets", {})
+    presets = _Table(presets_path, "", _read_toml(presets_path), {"presets"}).sub("presets").data
+    for name, preset in presets.items():
+        if not isinstance(preset, dict):
+            raise ConfigError(str(presets_path), f"presets.{name}", "a table")
     f = root.sub("fetch", {"user_agent", "timeout_seconds", "max_bytes", "min_delay_seconds",
                            "obey_robots", "robots_cache_hours", "max_workers",
                            "max_backoff_minutes"})  # fmt: skip
@@ -435,14 +448,14 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         max_workers=f.integer("max_workers", 4, minimum=1),
         max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1),
     )
-    sources_table = root.sub("sources", set(root.data.get("sources", {})))
+    sources_table = root.sub("sources")
     sources = tuple(
         _source(path, name, raw, presets)
         for name, raw in sources_table.data.items()
         if sources_table.sub(name, _SOURCE_KEYS).flag("enabled", True)
     )
     topic_names = {t.name for t in rules.topics}
-    channels_table = root.sub("channels", set(root.data.get("channels", {})))
+    channels_table = root.sub("channels")
     channels = tuple(
         _channel(table, name, env, topic_names)
         for name in channels_table.data

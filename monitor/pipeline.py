@@ -27,14 +27,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor import alert, dedup, extract
 from monitor.config import Settings
-from monitor.errors import MonitorError, SourceError
+from monitor.errors import MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
 from monitor.models import Entry, Item, RunReport, Source, SourceReport
@@ -48,13 +47,11 @@ _PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interlea
 
 @dataclass(frozen=True)
 class Walk:
-    """How far to walk a source: a normal run, or a backfill."""
+    """How far to walk a source, and whether its new items are alerted."""
 
     max_pages: int
-    stop_at_known: bool = True
     alert: bool = True
     since: datetime | None = None
-    start: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,7 +69,7 @@ class _Counts:
 
 def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
     if not source.fetch_articles:
-        item = extract.item_from_entry(entry, source.name, now)
+        item = extract.item_from_entry(entry, source.name, source.article, now)
     else:
         page = fetcher.get(entry.url)
         item = extract.extract_article(page, entry, source.name, source.article, now)
@@ -124,6 +121,8 @@ def _process_entries(
                 continue
             with _PROCESS_LOCK:
                 _process(item, entry.url, settings, store, now, walk, counts)
+        except StoreError:
+            raise  # the database, not this entry, is at fault: fail the source
         except MonitorError as exc:
             counts.problems.append(_reason(exc, entry.url))
             counts.failed += 1
@@ -140,17 +139,27 @@ def _no_links(source: Source, store: Store, url: str) -> SourceError:
 
 def walk_source(
     source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime, walk: Walk,
-    on_page: Callable[[str, list[str]], None] | None = None,
 ) -> _Counts:  # fmt: skip
-    """Walk a source's pages newest first, processing each page's new entries."""
+    """Walk a source's pages newest first, processing each page's new entries.
+
+    Before each page the pages still to visit are saved; a walk cut short (crash,
+    stop, a failing page) resumes them on the next run instead of stopping at the
+    first known item, so no listing page is skipped for good.
+    """
     counts = _Counts()
-    queue = list(walk.start or (source.url,))
+    resume = [u for u in store.walk_cursor(source.name) if u != source.url]
+    queue = [source.url, *resume]
+    visited: set[str] = set()
     budget = source.max_items
-    while queue and counts.pages < walk.max_pages:
+    while queue and counts.pages < walk.max_pages + len(resume):
         url = queue.pop(0)
-        page = fetcher.get(url, *store.validators(url)) if walk.stop_at_known else fetcher.get(url)
+        visited.add(url)
+        store.save_walk_cursor(source.name, [url, *queue], now)
+        page = fetcher.get(url, *store.validators(url))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
+            if resume and url == source.url:
+                continue
             break
         entries, more = extract.parse_page(page, source)
         if not entries and not more and counts.pages == 0 and source.kind == "html":
@@ -158,21 +167,23 @@ def walk_source(
         counts.pages += 1
         counts.found += len(entries)
         known = store.known_urls([e.url for e in entries])
-        fresh = [e for e in entries if e.url not in known]
-        if walk.stop_at_known:
-            fresh, budget = fresh[:budget], budget - min(budget, len(fresh))
+        fresh = [e for e in entries if e.url not in known][:budget]
+        budget -= len(fresh)
         failed_before = counts.failed
         _process_entries(fresh, source, settings, store, fetcher, now, walk, counts)
         if counts.failed == failed_before:
             store.save_validators(url, page.etag, page.last_modified, now)
-        queue.extend(more)
-        if on_page is not None:
-            on_page(url, queue)
-        dated = [e.date_text for e in entries if e.date_text]
-        all_older = bool(dated) and all(_older_than(d, walk.since) for d in dated)
-        if (walk.stop_at_known and (known or budget <= 0)) or all_older:
+        queue.extend(u for u in more if u not in visited and u not in queue)
+        resuming = any(u in resume for u in queue)
+        if ((known and not resuming) or budget <= 0) or _all_older(entries, walk.since):
             break
+    store.clear_walk_cursor(source.name)
     return counts
+
+
+def _all_older(entries: list[Entry], since: datetime | None) -> bool:
+    dated = [e.date_text for e in entries if e.date_text]
+    return bool(dated) and all(_older_than(d, since) for d in dated)
 
 
 def _backoff_until(state: dict | None, source: Source, settings: Settings) -> datetime | None:
@@ -263,6 +274,7 @@ def run_once(
     """One cycle over `sources` (default: all configured), then deliver due alerts."""
     now = now or datetime.now(UTC)
     fetcher = fetcher or Fetcher(settings.fetch)
+    fetcher.new_run()
     chosen = settings.sources if sources is None else sources
     if len(chosen) <= 1 or settings.fetch.max_workers == 1:
         reports = [run_source(s, settings, store, fetcher, now, force) for s in chosen]

@@ -14,6 +14,7 @@ Outbox: storing a matched item and queuing its alerts is one transaction; a row 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,11 +79,29 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m002_backfill_state(db: sqlite_utils.Database) -> None:
-    db["backfill_state"].create(
-        {"source": str, "queue": str, "pages_done": int, "items_new": int, "updated_at": str},
-        pk="source",
-    )
+def m002_walk_state(db: sqlite_utils.Database) -> None:
+    db["walk_state"].create({"source": str, "queue": str, "updated_at": str}, pk="source")
+
+
+@migrations()
+def m003_outbox_claims(db: sqlite_utils.Database) -> None:
+    db["outbox"].add_column("claimed_at", str)
+    db["outbox"].add_column("claimed_by", int)
+
+
+CLAIM_STALE = timedelta(minutes=30)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _iso(now: datetime) -> str:
@@ -143,13 +162,16 @@ class Store:
         if self.db.conn.in_transaction:
             yield
             return
-        self.db.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-        except BaseException:
-            self.db.conn.execute("ROLLBACK")
-            raise
-        self.db.conn.execute("COMMIT")
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.conn.execute("ROLLBACK")
+                raise
+            self.db.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
 
     # ---- items
 
@@ -281,12 +303,14 @@ class Store:
         try:
             previous = table.get(report.source)
         except sqlite_utils.db.NotFoundError:
-            previous = {"consecutive_failures": 0}
+            previous = {"consecutive_failures": 0, "items_last_run": None}
         row: dict[str, Any] = {
-            "source": report.source, "last_run_at": _iso(now),
-            "items_last_run": report.found, "new_last_run": report.new,
+            "source": report.source, "last_run_at": _iso(now), "new_last_run": report.new,
             "matched_last_run": report.matched,
         }  # fmt: skip
+        if (not report.error and not report.not_modified) or previous["items_last_run"] is None:
+            # Kept through 304s and failures: "it gave N last run" detects a layout change.
+            row["items_last_run"] = report.found
         if report.error:
             failures = (previous["consecutive_failures"] or 0) + 1
             row.update(
@@ -303,26 +327,19 @@ class Store:
         except sqlite_utils.db.NotFoundError:
             return None
 
-    def backfill_cursor(self, source: str) -> dict[str, Any] | None:
-        """Where an interrupted backfill of `source` stopped (queue of pages left)."""
-        try:
-            row = dict(self.db["backfill_state"].get(source))
-        except sqlite_utils.db.NotFoundError:
-            return None
-        row["queue"] = json.loads(row["queue"])
-        return row
+    def walk_cursor(self, source: str) -> list[str]:
+        """Pages an interrupted walk of `source` had still to visit (empty if none)."""
+        row = self.db.execute("SELECT queue FROM walk_state WHERE source = ?", [source]).fetchone()
+        return list(json.loads(row[0])) if row else []
 
-    def save_backfill_cursor(
-        self, source: str, queue: list[str], pages_done: int, items_new: int, now: datetime
-    ) -> None:
-        row = {"source": source, "queue": json.dumps(queue), "pages_done": pages_done,
-               "items_new": items_new, "updated_at": _iso(now)}  # fmt: skip
+    def save_walk_cursor(self, source: str, queue: list[str], now: datetime) -> None:
+        row = {"source": source, "queue": json.dumps(queue), "updated_at": _iso(now)}
         with self._write():
-            self.db["backfill_state"].upsert(row, pk="source")
+            self.db["walk_state"].upsert(row, pk="source")
 
-    def clear_backfill_cursor(self, source: str) -> None:
+    def clear_walk_cursor(self, source: str) -> None:
         with self._write():
-            self.db.execute("DELETE FROM backfill_state WHERE source = ?", [source])
+            self.db.execute("DELETE FROM walk_state WHERE source = ?", [source])
 
     def source_status(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM source_status ORDER BY source"))
@@ -340,15 +357,35 @@ class Store:
             ignore=True,
         )  # fmt: skip
 
-    def due_alerts(self, now: datetime) -> list[dict[str, Any]]:
-        """Pending outbox rows whose time has come, oldest first."""
-        return list(
-            self.db.query(
-                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY id",
-                [_iso(now)],
+    def claim_due_alerts(self, now: datetime, channels: list[str]) -> list[dict[str, Any]]:
+        """Mark due rows of `channels` `sending` for this process and return them, oldest first.
+
+        Two flushes at once (the service's threads, or `monitor alerts retry` beside
+        the service) never get the same row. Rows a dead process had claimed, or
+        claimed longer than CLAIM_STALE ago, are taken back first.
+        """
+        me = os.getpid()
+        with self._write():
+            for row_id, claimer, claimed_at in self.db.execute(
+                "SELECT id, claimed_by, claimed_at FROM outbox WHERE status = 'sending'"
+            ).fetchall():
+                stale = claimed_at < _iso(now - CLAIM_STALE)
+                if claimer != me and (stale or not _process_alive(claimer)):
+                    self.db.execute("UPDATE outbox SET status = 'pending' WHERE id = ?", [row_id])
+            marks = ",".join("?" * len(channels))
+            self.db.execute(
+                "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ? "
+                f"WHERE status = 'pending' AND next_attempt_at <= ? AND channel IN ({marks})",
+                [me, _iso(now), _iso(now), *channels],
             )
-        )
+            claimed = list(
+                self.db.query(
+                    "SELECT * FROM outbox WHERE status = 'sending' AND claimed_by = ? "
+                    "AND claimed_at = ? ORDER BY id",
+                    [me, _iso(now)],
+                )
+            )
+        return claimed
 
     def mark_sent(self, outbox_ids: list[int], now: datetime) -> None:
         """Record that a channel accepted these rows' message (one commit)."""

@@ -108,12 +108,6 @@ def test_lock_held_shorter_than_busy_timeout_the_run_waits_and_succeeds(
     assert len(_items(db)) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Store methods other than __init__/save_item (record_run, add_alias, "
-    "save_validators, mark_sent, ...) let sqlite3.OperationalError out instead of StoreError: "
-    "a lock held past busy_timeout ends `run --once` with a traceback and exit 1, not one line",
-)
 def test_lock_held_longer_than_busy_timeout_is_a_store_error_not_a_traceback(
     tmp_path: Path, snapshot_url: str
 ):
@@ -201,13 +195,6 @@ def test_disk_full_loses_nothing_already_stored(tmp_path: Path, snapshot_url: st
     assert _items(db)[: len(after)] == after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="disk full ends either with a traceback (sqlite3.OperationalError from add_alias/"
-    "record_run/save_validators/mark_sent: only Store.__init__ and save_item wrap sqlite3.Error) "
-    "or, when only save_item failed, with status ok and exit 0 (pipeline._process_entries counts "
-    "the StoreError as an entry problem): never one clear error and a non-zero exit",
-)
 def test_disk_full_is_one_clear_error_and_a_non_zero_exit(tmp_path: Path, snapshot_url: str):
     full, _ = _disk_full_run(tmp_path, snapshot_url)
     assert "Traceback" not in full.stderr
@@ -335,8 +322,8 @@ CASES: list[tuple[str, str, str]] = [
     ("demo-string", BASE + 'demo = "yes"\n' + SOURCE, "demo"),
     ("toml-syntax", BASE + SOURCE + "[fetch\n", "(syntax)"),
 ]
-# Wrong values the loader accepts or trips over today (bugs; see the xfail reasons).
-BUG_CASES: list[tuple[str, str, str, str]] = [
+# Wrong values the loader once accepted or tripped over (each with what went wrong then).
+FIXED_CASES: list[tuple[str, str, str, str]] = [
     ("sources-int", BASE + "sources = 5\n", "sources",
      "config.load_settings: set(root.data.get('sources', {})) raises TypeError on a non-table"),
     ("sources-list-of-lists", BASE + "sources = [[1]]\n", "sources",
@@ -411,13 +398,9 @@ def test_wrong_config_value_is_one_clear_line_and_exit_2(
 
 
 @pytest.mark.parametrize(
-    ("name", "text", "key"),
-    [
-        pytest.param(c[0], c[1], c[2], marks=pytest.mark.xfail(strict=True, reason=c[3]), id=c[0])
-        for c in BUG_CASES
-    ],
+    ("name", "text", "key"), [c[:3] for c in FIXED_CASES], ids=[c[0] for c in FIXED_CASES]
 )
-def test_wrong_config_value_not_caught_today(tmp_path: Path, name: str, text: str, key: str):
+def test_wrong_config_value_once_missed_is_caught(tmp_path: Path, name: str, text: str, key: str):
     _invoke(tmp_path, name, text, key)
 
 

@@ -213,12 +213,6 @@ def test_serve_catches_up_on_items_published_while_it_was_off(tmp_path: Path, si
     assert "source=site found=6 new=5" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.walk_source stops at the first page holding a known item, so the older "
-    "pages of a walk cut short (a failed page, a crash, SIGKILL, a stop) are never walked again "
-    "and their items are lost for good (crash loop: 23 of 33 listing articles lost)",
-)
 def test_a_walk_cut_short_is_resumed_on_the_next_run(tmp_path: Path, site: Site):
     from monitor.config import load_settings
     from monitor.pipeline import run_once
@@ -261,12 +255,6 @@ class SlowMailBox:
         return "250 OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alert.send_pending has no lock and does not claim rows: in `serve` every source job "
-    "(run_once) and the alerts job flush the outbox in their own threads, and two flushes at "
-    "once send every due alert twice (crash loop in serve mode: 1 duplicate)",
-)
 def test_concurrent_outbox_flushes_send_each_alert_once(tmp_path: Path, snapshot_url: str):
     from aiosmtpd.controller import Controller
 
