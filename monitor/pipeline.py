@@ -80,12 +80,19 @@ def _process(
     item: Item, listed_url: str, settings: Settings, store: Store, now: datetime, walk: Walk,
     counts: _Counts,
 ) -> None:  # fmt: skip
-    """Store a new item, or record where a known one was seen again."""
-    verdict = dedup.classify(item, store.id_for_url(item.url), store.id_for_hash(item.content_hash))
+    """Store a new item, or record where a known one (or a copy of it) was seen again."""
+    by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
+    signature = dedup.signature(item.title, item.body)
+    keys = dedup.band_keys(signature)
+    near = []
+    if by_url is None and by_hash is None:
+        near = [(i, dedup.Signature.from_bytes(b)) for i, b in store.near_candidates(keys)]
+    verdict = dedup.classify(item, by_url, by_hash, near)
     if verdict.kind == "new":
         result = match(item.title, item.body, settings.rules)
         routing = {c.name: c.routing for c in settings.channels} if walk.alert else {}
-        item_id = store.save_item(item, result, route(result, routing, now), now)
+        alerts = route(result, routing, now)
+        item_id = store.save_item(item, result, alerts, now, signature.to_bytes(), keys)
         counts.new += 1
         counts.matched += bool(result.matched_topics)
         counts.ids.append(item_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -90,6 +90,15 @@ def m003_outbox_claims(db: sqlite_utils.Database) -> None:
 
 
 CLAIM_STALE = timedelta(minutes=30)
+
+
+@migrations()
+def m004_near_duplicates(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE item_signatures (item_id INTEGER PRIMARY KEY, signature BLOB)")
+    db.execute(
+        "CREATE TABLE item_bands (band_key INTEGER, item_id INTEGER, "
+        "PRIMARY KEY (band_key, item_id)) WITHOUT ROWID"
+    )
 
 
 def _process_alive(pid: int | None) -> bool:
@@ -187,6 +196,20 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def near_candidates(self, band_keys: Sequence[int]) -> list[tuple[int, bytes]]:
+        """Stored items sharing a band key, with their signatures (for dedup to verify)."""
+        if not band_keys:
+            return []
+        marks = ",".join("?" * len(band_keys))
+        return [
+            (row[0], row[1])
+            for row in self.db.execute(
+                "SELECT item_signatures.item_id, signature FROM item_signatures WHERE item_id IN "
+                f"(SELECT DISTINCT item_id FROM item_bands WHERE band_key IN ({marks}))",
+                list(band_keys),
+            ).fetchall()
+        ]
+
     def known_urls(self, urls: list[str]) -> set[str]:
         """Those of `urls` already stored (as an item or an "also published at")."""
         keys = {url_key(u): u for u in urls}
@@ -199,9 +222,16 @@ class Store:
         return {keys[r[0]] for r in rows}
 
     def save_item(
-        self, item: Item, match: Match, alerts: dict[str, datetime], now: datetime
+        self,
+        item: Item,
+        match: Match,
+        alerts: dict[str, datetime],
+        now: datetime,
+        signature: bytes = b"",
+        band_keys: Sequence[int] = (),
     ) -> int:
-        """Store a new item with its match and queue its alerts (channel -> due), atomically."""
+        """Store a new item with its match, its near-duplicate signature and band keys,
+        and queue its alerts (channel -> due time), in one transaction."""
         row = {
             "url": item.url, "url_key": url_key(item.url), "source": item.source,
             "title": item.title, "body": item.body, "published_at": item.published_at,
@@ -219,6 +249,15 @@ class Store:
                     [item_id, search_text(item.title), search_text(item.body)],
                 )
                 self._enqueue(item_id, alerts, now)
+                if signature:
+                    self.db.execute(
+                        "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
+                        [item_id, signature],
+                    )
+                    self.db.conn.executemany(
+                        "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
+                        [(key, item_id) for key in band_keys],
+                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)

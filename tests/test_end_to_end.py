@@ -110,3 +110,29 @@ def test_concurrent_sources_sharing_items_store_each_once(
     assert len(store.items_overview()) == 37  # 33 pages + 5 feed items - 1 republished seed
     matched = sum(1 for r in store.items_overview() if r["matched_topics"])
     assert len(smtp.messages) == matched
+
+
+def test_edited_republication_is_merged_into_the_original(
+    tmp_path: Path, snapshot_url: str, httpserver: HTTPServer
+):
+    settings = load_settings(write_config(tmp_path, snapshot_sources(snapshot_url)))
+    store = Store(settings.db_path)
+    run_once(settings, store)
+    seed_id = next(r["id"] for r in store.items_overview() if r["title"].startswith(SEED_TITLE))
+    body = store.item(seed_id)["body"]
+    copy = "ข่าวประชาสัมพันธ์ กระทรวงดิจิทัลเพื่อเศรษฐกิจและสังคม\n" + body.replace("\n", " ")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/feed").respond_with_data(
+        f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+<item><title>[ข่าวกระทรวง] {SEED_TITLE}</title><link>https://mdes.example/news/1</link>
+<description><![CDATA[{copy}]]></description></item></channel></rss>""",
+        content_type="application/rss+xml",
+    )
+    feed = f'[sources.ministry]\nkind = "rss"\nurl = "{httpserver.url_for("/feed")}"\n'
+    settings = load_settings(write_config(tmp_path, feed + snapshot_sources(snapshot_url)))
+
+    report = run_once(settings, store)
+
+    ministry = next(s for s in report.sources if s.source == "ministry")
+    assert ministry.duplicates == 1 and ministry.new == 0
+    assert "https://mdes.example/news/1" in {u["url"] for u in store.item(seed_id)["urls"]}
