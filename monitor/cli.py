@@ -58,7 +58,8 @@ def cli() -> None:
 @config_option
 @click.option("--once", is_flag=True, help="Run one cycle and exit (non-zero if a source failed).")
 @click.option("--quiet", is_flag=True, help="Log warnings only.")
-def run(config_path: Path, once: bool, quiet: bool) -> None:
+@click.option("--force", is_flag=True, help="With --once: run sources that are backing off.")
+def run(config_path: Path, once: bool, quiet: bool, force: bool) -> None:
     """Run the monitor: a service by default, one cycle with --once."""
     from monitor.pipeline import run_once
     from monitor.schedule import serve
@@ -69,7 +70,7 @@ def run(config_path: Path, once: bool, quiet: bool) -> None:
         serve(settings)
         return
     store = Store(settings.db_path)
-    result = run_once(settings, store)
+    result = run_once(settings, store, force=force)
     click.echo(report.format_run(result))
     sys.exit(1 if result.failed_sources else 0)
 
