@@ -157,9 +157,9 @@ def cut(text: str, limit: int) -> str:
 
 def send_email(message: EmailMessage, channel: Channel) -> None:
     """Send one message; raise AlertError with the server's reason on failure."""
+    context = ssl.create_default_context(cafile=channel.tls_ca_file or None)
     try:
         if channel.tls == "ssl":
-            context = ssl.create_default_context()
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 channel.host, channel.port, timeout=channel.timeout_seconds, context=context
             )
@@ -167,7 +167,7 @@ def send_email(message: EmailMessage, channel: Channel) -> None:
             smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
         with smtp:
             if channel.tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if channel.username:
                 smtp.login(channel.username, channel.password)
             smtp.send_message(message)

@@ -53,6 +53,7 @@ class Channel:
     host: str = ""
     port: int = 0
     tls: str = "none"  # none | starttls | ssl
+    tls_ca_file: str = ""  # a private CA to trust (internal mail servers); "" = system CAs
     username: str = ""
     password: str = ""
     sender: str = ""
@@ -324,6 +325,7 @@ def load_rules(path: Path) -> Rules:
 _CHANNEL_KEYS = {
     "kind", "enabled", "topics", "host", "port", "tls", "username", "password_env",
     "sender", "recipients", "url_env", "timeout_seconds", "min_score", "mode", "digest",
+    "tls_ca_file",
     "digest_time", "quiet_hours", "urgent_score", "max_chars",
 }  # fmt: skip
 
@@ -372,6 +374,13 @@ def _routing(table: _Table, topics: set[str]) -> Routing:
     )
 
 
+def _existing_file(table: _Table, key: str) -> str:
+    value = table.text(key, "")
+    if value and not (table.path.parent / Path(value).expanduser()).is_file():
+        table.fail(key, f"an existing file, {value!r} is not one")
+    return str((table.path.parent / Path(value).expanduser()).resolve()) if value else ""
+
+
 def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:
     kind = table.choice("kind", ("email", "apprise"))
     common = {"name": name, "kind": kind, "routing": _routing(table, topics),
@@ -390,6 +399,7 @@ def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str])
         host=table.text("host"),
         port=table.integer("port", minimum=1, maximum=65535),
         tls=table.choice("tls", ("none", "starttls", "ssl"), "none"),
+        tls_ca_file=_existing_file(table, "tls_ca_file"),
         username=table.text("username", ""),
         password=_secret(table, "password_env", env, required=False),
         sender=table.text("sender"),
