@@ -154,7 +154,8 @@ def walk_source(
     first known item, so no listing page is skipped for good.
     """
     counts = _Counts()
-    resume = [u for u in store.walk_cursor(source.name) if u != source.url]
+    cursor = store.walk_cursor(source.name)
+    resume = [u for u in cursor if u != source.url]
     queue = [source.url, *resume]
     visited: set[str] = set()
     budget = source.max_items
@@ -181,8 +182,9 @@ def walk_source(
         if counts.failed == failed_before:
             store.save_validators(url, page.etag, page.last_modified, now)
         queue.extend(u for u in more if u not in visited and u not in queue)
-        resuming = any(u in resume for u in queue)
-        if ((known and not resuming) or budget <= 0) or _all_older(entries, walk.since):
+        # After an interrupted walk, known items do not stop this one: the pages
+        # the last walk never reached lie beyond them.
+        if (known and not cursor) or budget <= 0 or _all_older(entries, walk.since):
             break
     store.clear_walk_cursor(source.name)
     return counts

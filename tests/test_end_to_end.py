@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -10,6 +11,8 @@ from monitor.config import load_settings
 from monitor.pipeline import run_once
 from monitor.store import Store
 from tests.conftest import SEED_TITLE, Smtp, message_text, snapshot_sources, write_config
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def test_seed_release_is_found_matched_stored_once_and_alerted_once(snapshot_settings, smtp):
@@ -136,3 +139,20 @@ def test_edited_republication_is_merged_into_the_original(
     ministry = next(s for s in report.sources if s.source == "ministry")
     assert ministry.duplicates == 1 and ministry.new == 0
     assert "https://mdes.example/news/1" in {u["url"] for u in store.item(seed_id)["urls"]}
+
+
+def test_walk_interrupted_on_the_first_page_goes_on_past_known_items(
+    tmp_path: Path, snapshot_url: str
+):
+    one_page = snapshot_sources(snapshot_url).replace("max_pages = 4", "max_pages = 1")
+    store = Store(load_settings(write_config(tmp_path, one_page)).db_path)
+    run_once(load_settings(write_config(tmp_path, one_page)), store)
+    assert len(store.items_overview()) == 14  # page 1's ten, the feed's five, one shared
+    listing = f"{snapshot_url}/news/contents/category/1"
+    store.save_walk_cursor("thaigov", [listing], NOW)  # as if killed while on page 1
+
+    run_once(load_settings(write_config(tmp_path, snapshot_sources(snapshot_url))), store)
+
+    stored = {r["title"] for r in store.items_overview()}
+    assert len(stored) == 37, "pages 2-4 were walked although page 1 holds known items"
+    assert store.walk_cursor("thaigov") == []
