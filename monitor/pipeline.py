@@ -163,11 +163,10 @@ def walk_source(
         url = queue.pop(0)
         visited.add(url)
         store.save_walk_cursor(source.name, [url, *queue], now)
-        page = fetcher.get(url, *store.validators(url))
+        # After an interrupted walk, pages are read in full: a 304 would hide their links.
+        page = fetcher.get(url, *(("", "") if cursor else store.validators(url)))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
-            if resume and url == source.url:
-                continue
             break
         entries, more = extract.parse_page(page, source)
         if not entries and not more and counts.pages == 0 and source.kind == "html":
