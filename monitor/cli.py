@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,8 @@ import click
 from monitor import report
 from monitor.config import DEFAULT_CONFIG, Settings, load_rules, load_settings
 from monitor.errors import AlertError, MonitorError
-from monitor.store import Store
-from monitor.thai import bangkok_time
+from monitor.store import Filters, Store
+from monitor.thai import BANGKOK, bangkok_time, parse_thai_date
 
 
 class _Group(click.Group):
@@ -95,22 +98,131 @@ def demo(config_path: Path | None) -> None:
     run_demo(config_path)
 
 
-@cli.command()
-@click.argument("query")
-@config_option
-@click.option("--limit", default=20, show_default=True, help="Most results to show.")
-@json_option
-def search(query: str, config_path: Path, limit: int, as_json: bool) -> None:
-    """Search stored items (Thai or English words; `word*` for a prefix)."""
-    store = Store(_settings(config_path).db_path)
-    rows = store.search(query, limit)
-    if as_json:
+class _Date(click.ParamType):
+    """A date as ISO (2019-10-07) or Thai (7 ต.ค. 2562, 07/10/2562): midnight in Bangkok."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=BANGKOK)
+        except ValueError:
+            parsed = parse_thai_date(value)
+        if parsed is None:
+            self.fail(f"{value!r} is not a date (2019-10-07 or 7 ต.ค. 2562)", param, ctx)
+        return parsed
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that lists items shares."""
+    options = [
+        click.option("--since", type=_Date(), help="Published on or after this date."),
+        click.option("--until", type=_Date(), help="Published before this date."),
+        click.option("--source", default="", help="Only this source."),
+        click.option("--topic", default="", help="Only items matching this topic."),
+        click.option("--matched/--unmatched", default=None, help="Only (un)matched items."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(kwargs: dict[str, Any], **extra: Any) -> Filters:
+    keys = ("since", "until", "source", "topic", "matched")
+    return Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], output: str) -> None:
+    if output == "json":
         click.echo(report.as_json(rows))
-        return
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(report.table(rows, columns))
+
+
+output_option = click.option(
+    "--json", "output", flag_value="json", help="Print JSON instead of a table."
+)
+csv_option = click.option("--csv", "output", flag_value="csv", help="Print CSV.")
+
+
+@cli.command()
+@click.argument("query", default="")
+@config_option
+@filter_options
+@click.option("--sort", type=click.Choice(["rank", "newest"]), default="rank", show_default=True)
+@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@output_option
+@csv_option
+def search(query: str, config_path: Path, sort: str, limit: int, output: str | None,
+           **kwargs: Any) -> None:  # fmt: skip
+    """Search stored items (Thai or English words; `word*` for a prefix; no words: newest)."""
+    store = Store(_settings(config_path).db_path)
+    rows = list(store.find(query, _filters(kwargs, sort=sort), limit))
     for row in rows:
-        row["title"] = report.short(row["title"])
-        row["published"] = bangkok_time(row.pop("published_at"), with_time=False)
-    click.echo(report.table(rows, ["id", "published", "source", "matched_topics", "title"]))
+        row["published"] = bangkok_time(row["published_at"], with_time=False)
+        if output is None:
+            row["title"] = report.short(row["title"])
+    columns = ["id", "published", "source", "matched_topics", "title"]
+    _emit(rows, columns + (["url"] if output else []), output or "table")
+
+
+@cli.command()
+@config_option
+@filter_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: stdout).")  # fmt: skip
+def export(config_path: Path, fmt: str, output: Path | None, **kwargs: Any) -> None:
+    """Write stored items with their text and matches, as JSON lines or CSV."""
+    store = Store(_settings(config_path).db_path)
+    rows = store.find("", _filters(kwargs, sort="newest", full=True), limit=None)
+    with output.open("w", encoding="utf-8", newline="") if output else _stdout() as out:
+        writer = None
+        for count, row in enumerate(rows, 1):
+            if fmt == "jsonl":
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                writer = writer or csv.DictWriter(out, list(row))
+                if count == 1:
+                    writer.writeheader()
+                writer.writerow(row)
+            if output and count % 1000 == 0:
+                click.echo(f"\r{count} items", err=True, nl=False)
+    if output:
+        click.echo(f"\rwrote items to {output}", err=True)
+
+
+@contextmanager
+def _stdout() -> Iterator[Any]:
+    yield sys.stdout
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(1),
+    default=None,
+    help="Default: [retention] unmatched_days of the config.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")  # fmt: skip
+def prune(config_path: Path, older_than_days: int | None, yes: bool) -> None:
+    """Delete items that matched no topic and are older than the retention age."""
+    settings = _settings(config_path)
+    days = older_than_days or settings.retention_days
+    if not yes:
+        click.confirm(f"Delete unmatched items first seen over {days} days ago?", abort=True)
+    store = Store(settings.db_path)
+    count = store.prune_unmatched(datetime.now(UTC) - timedelta(days=days))
+    click.echo(f"deleted {count} unmatched items older than {days} days; matched items kept")
 
 
 @cli.command()

@@ -87,6 +87,7 @@ class Settings:
     channels: tuple[Channel, ...]
     alerts: AlertSettings
     templates_dir: Path
+    retention_days: int = 365
     demo: DemoSettings | None = None
 
     @property
@@ -425,7 +426,7 @@ def _templates(root: _Table, folder: Path) -> Path:
 
 _ROOT_KEYS = {
     "data_dir", "topics_file", "presets_file", "templates_dir", "fetch", "sources", "channels",
-    "alerts", "demo",
+    "alerts", "demo", "retention",
 }  # fmt: skip
 
 
@@ -494,5 +495,8 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         channels=channels,
         alerts=alerts,
         templates_dir=_templates(root, resolve(root.text("templates_dir", "templates"))),
+        retention_days=root.sub("retention", {"unmatched_days"}).integer(
+            "unmatched_days", 365, minimum=1
+        ),
         demo=demo,
     )

@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,40 @@ from monitor.thai import normalize_text, segment
 from monitor.urls import url_key
 
 migrations = Migrations("thai-news-monitor")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which stored items a search, an export or a listing wants."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    source: str = ""
+    topic: str = ""
+    matched: bool | None = None
+    sort: str = "rank"  # rank | newest
+    full: bool = False  # every column (export), not the short listing
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if self.since is not None:
+            where.append("items.published_at >= ?")
+            params.append(_iso(self.since))
+        if self.until is not None:
+            where.append("items.published_at < ?")
+            params.append(_iso(self.until))
+        if self.source:
+            where.append("items.source = ?")
+            params.append(self.source)
+        if self.topic:
+            where.append("(',' || items.matched_topics || ',') LIKE ?")
+            params.append(f"%,{self.topic},%")
+        if self.matched is not None:
+            where.append(
+                "items.matched_topics != ''" if self.matched else "items.matched_topics = ''"
+            )
+        return where, params
 
 
 @migrations()
@@ -297,18 +331,57 @@ class Store:
         )
         return row
 
-    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Items whose title or body contain the query's words, best first."""
-        sql = (
-            "SELECT items.id, items.published_at, items.source, items.title, "
-            "items.matched_topics, items.url FROM items_fts "
-            "JOIN items ON items.id = items_fts.rowid "
-            "WHERE items_fts MATCH ? ORDER BY bm25(items_fts, 5.0, 1.0) LIMIT ?"
-        )
+    def find(
+        self, query: str = "", filters: Filters | None = None, limit: int | None = 20
+    ) -> Iterator[dict[str, Any]]:
+        """Items matching the query's words (if any) and the filters; best or newest first."""
+        filters = filters or Filters()
+        where, params = filters.sql()
+        columns = "items.id, items.published_at, items.source, items.title, items.matched_topics"
+        if filters.full:
+            columns = "items.*"
+        else:
+            columns += ", items.url"
+        if query:
+            sql = f"SELECT {columns} FROM items_fts JOIN items ON items.id = items_fts.rowid "
+            where.insert(0, "items_fts MATCH ?")
+            params.insert(0, fts_query(query))
+            order = "bm25(items_fts, 5.0, 1.0)" if filters.sort == "rank" else ""
+        else:
+            sql = f"SELECT {columns} FROM items "
+            order = ""
+        sql += ("WHERE " + " AND ".join(where) + " " if where else "") + "ORDER BY "
+        sql += (order + ", " if order else "") + "items.published_at DESC NULLS LAST, items.id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         try:
-            return list(self.db.query(sql, [fts_query(query), limit]))
+            yield from self.db.query(sql, params)
         except sqlite3.OperationalError as exc:
             raise QueryError(f"search failed for {query!r}: {exc}") from None
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Items whose title or body contain the query's words, best first."""
+        return list(self.find(query, limit=limit))
+
+    def prune_unmatched(self, before: datetime) -> int:
+        """Delete items that matched no topic and were first seen before `before`."""
+        ids = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM items WHERE matched_topics = '' AND first_seen_at < ?",
+                [_iso(before)],
+            ).fetchall()
+        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self._write():
+                for table, column in (
+                    ("items_fts", "rowid"), ("item_urls", "item_id"), ("item_bands", "item_id"),
+                    ("item_signatures", "item_id"), ("outbox", "item_id"), ("items", "id"),
+                ):  # fmt: skip
+                    self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+        return len(ids)
 
     def items_overview(self) -> list[dict[str, Any]]:
         """Every item's id, source, date, topics and title, oldest first."""

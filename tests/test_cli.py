@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -96,3 +98,40 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {config}: sources.x.url: a string, got int 5"
     assert "Traceback" not in result.stderr
+
+
+def test_search_filters_csv_export_and_prune(tmp_path: Path, snapshot_url: str):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    config = write_config(tmp_path, snapshot_sources(snapshot_url))
+    assert _run("run_monitor.py", "--once", "--config", str(config)).returncode == 0
+    runner = CliRunner()
+
+    def call(*args: str) -> str:
+        result = runner.invoke(cli, [*args, "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    asean = json.loads(call("search", "--topic", "asean", "--since", "1 ก.ย. 2562",
+                            "--until", "2019-10-01", "--json"))  # fmt: skip
+    assert asean and all("asean" in r["matched_topics"].split(",") for r in asean)
+    assert all("2019-08-31T17:00:00Z" <= r["published_at"] < "2019-09-30T17:00:00Z" for r in asean)
+    rows = list(csv.DictReader(io.StringIO(call("search", "ไซเบอร์", "--csv"))))
+    assert any(r["title"].startswith(SEED_TITLE) for r in rows)
+    unmatched = json.loads(call("search", "--unmatched", "--source", "thaigov", "--json",
+                                "--limit", "100"))  # fmt: skip
+    assert unmatched and all(r["matched_topics"] == "" for r in unmatched)
+    exported = [json.loads(line) for line in call("export", "--matched").splitlines()]
+    assert {r["id"] for r in exported} == {
+        r["id"] for r in json.loads(call("search", "--matched", "--json", "--limit", "100"))
+    }
+    assert all(r["body"] and r["match"] for r in exported)
+
+    assert "deleted 0 " in call("prune", "--older-than-days", "1", "--yes")
+    pruned = runner.invoke(cli, ["prune", "--older-than-days", "1", "--yes", "--config",
+                                 str(config)], env={})  # fmt: skip
+    assert pruned.exit_code == 0
+    bad = runner.invoke(cli, ["search", "--since", "soon", "--config", str(config)])
+    assert bad.exit_code == 2 and "is not a date" in bad.output

@@ -68,3 +68,22 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path):
 def test_unknown_item_is_a_query_error(store: Store):
     with pytest.raises(QueryError, match="no item with id 99"):
         store.item(99)
+
+
+def test_prune_deletes_old_unmatched_items_and_keeps_matched(tmp_path: Path):
+    from monitor.models import TopicResult
+
+    store = Store(tmp_path / "p.db")
+    old = Item(url="https://a/old", source="s", title="เก่า", body="ข่าวทั่วไป", published_at=None)
+    kept = Item(
+        url="https://a/cyber", source="s", title="ไซเบอร์", body="ภัยไซเบอร์", published_at=None
+    )
+    store.save_item(old, Match(), {}, NOW, b"sig", [1, 2])
+    store.save_item(kept, Match((TopicResult("cybersecurity", 9.0, True),)), {}, NOW)
+
+    deleted = store.prune_unmatched(NOW.replace(year=2027))
+
+    assert deleted == 1
+    assert [r["title"] for r in store.items_overview()] == ["ไซเบอร์"]
+    assert store.search("ข่าว") == [] and store.near_candidates([1, 2]) == []
+    assert store.known_urls(["https://a/old"]) == set()
