@@ -207,6 +207,70 @@ def _stdout() -> Iterator[Any]:
 
 @cli.command()
 @config_option
+@json_option
+def sources(config_path: Path, as_json: bool) -> None:
+    """The enabled sources with their health, and the presets a source can use."""
+    settings = _settings(config_path)
+    health = {row["source"]: row for row in Store(settings.db_path).source_status()}
+    rows = [
+        {
+            "source": s.name, "kind": s.kind, "preset": s.preset, "url": s.url,
+            "every_minutes": s.interval_minutes,
+            "last_success": bangkok_time(health.get(s.name, {}).get("last_success_at")),
+            "failures": health.get(s.name, {}).get("consecutive_failures", ""),
+            "last_error": health.get(s.name, {}).get("last_error") or "",
+        }
+        for s in settings.sources
+    ]  # fmt: skip
+    presets = [{"preset": name, "description": text} for name, text in settings.presets]
+    if as_json:
+        click.echo(report.as_json({"sources": rows, "presets": presets}))
+        return
+    for row in rows:
+        row["last_error"] = report.short(row["last_error"], 50)
+    columns = ["source", "kind", "preset", "every_minutes", "last_success", "failures",
+               "last_error", "url"]  # fmt: skip
+    click.echo(report.table(rows, columns))
+    click.echo('\npresets (use with `preset = "NAME"` in a source):')
+    click.echo(report.table(presets, ["preset", "description"]))
+
+
+@cli.command("backfill")
+@click.argument("source_name")
+@config_option
+@click.option(
+    "--pages",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Listing or sitemap pages to walk this time.",
+)
+@click.option("--since", type=_Date(), help="Skip items published before this date.")
+@click.option("--alert", "send_alerts", is_flag=True,
+              help="Alert matched items too (default: store them silently).")  # fmt: skip
+def backfill_command(source_name: str, config_path: Path, pages: int, since: datetime | None,
+                     send_alerts: bool) -> None:  # fmt: skip
+    """Walk a source's older pages into the archive; run again to go further back."""
+    from monitor.pipeline import Walk, backfill
+
+    _setup_logging(False)
+    settings = _settings(config_path)
+    source = settings.source(source_name)
+    store = Store(settings.db_path)
+    with click.progressbar(length=pages, label=f"backfill {source_name}", file=sys.stderr) as bar:
+        walk = Walk(pages, alert=send_alerts, since=since, on_page=lambda _: bar.update(1))
+        result = backfill(source, settings, store, walk)
+    click.echo(report.format_run(result))
+    if store.walk_cursor(f"backfill:{source_name}"):
+        click.echo("more pages remain: run it again to go further back")
+    else:
+        click.echo("reached the end of the history")
+    if not send_alerts:
+        click.echo("matched items were stored without alerts (use --alert to send them)")
+
+
+@cli.command()
+@config_option
 @click.option(
     "--older-than-days",
     type=click.IntRange(1),

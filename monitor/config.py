@@ -88,6 +88,7 @@ class Settings:
     alerts: AlertSettings
     templates_dir: Path
     retention_days: int = 365
+    presets: tuple[tuple[str, str], ...] = ()  # (name, description) of presets.toml
     demo: DemoSettings | None = None
 
     @property
@@ -255,6 +256,7 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         name=name,
         kind=kind,
         url=table.url("url"),
+        preset=preset_name,
         interval_minutes=table.number("interval_minutes", 30, minimum=1),
         max_pages=table.integer("max_pages", 1, minimum=1),
         max_items=table.integer("max_items", 100, minimum=1),
@@ -495,6 +497,7 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         channels=channels,
         alerts=alerts,
         templates_dir=_templates(root, resolve(root.text("templates_dir", "templates"))),
+        presets=tuple((name, str(p.get("description", ""))) for name, p in presets.items()),
         retention_days=root.sub("retention", {"unmatched_days"}).integer(
             "unmatched_days", 365, minimum=1
         ),

@@ -38,6 +38,7 @@ class Source:
     name: str
     kind: str  # "rss", "html" or "sitemap"
     url: str
+    preset: str = ""
     interval_minutes: float = 30.0
     max_pages: int = 1
     max_items: int = 100

@@ -25,8 +25,10 @@ never turns into a 304 that hides items for good.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,7 +38,7 @@ from monitor.config import Settings
 from monitor.errors import MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
-from monitor.models import Entry, Item, RunReport, Source, SourceReport
+from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceReport
 from monitor.route import route
 from monitor.store import Store
 from monitor.thai import bangkok_time
@@ -52,6 +54,8 @@ class Walk:
     max_pages: int
     alert: bool = True
     since: datetime | None = None
+    backfill: bool = False
+    on_page: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -151,20 +155,26 @@ def walk_source(
 
     Before each page the pages still to visit are saved; a walk cut short (crash,
     stop, a failing page) resumes them on the next run instead of stopping at the
-    first known item, so no listing page is skipped for good.
+    first known item, so no listing page is skipped for good. A backfill walks on
+    past known items and keeps its own cursor, so the next backfill goes on from
+    where the last one stopped.
     """
     counts = _Counts()
-    cursor = store.walk_cursor(source.name)
-    resume = [u for u in cursor if u != source.url]
-    queue = [source.url, *resume]
+    key = f"backfill:{source.name}" if walk.backfill else source.name
+    cursor = store.walk_cursor(key)
+    if walk.backfill:
+        resume, queue, budget = [], cursor or [source.url], sys.maxsize
+    else:
+        resume = [u for u in cursor if u != source.url]
+        queue, budget = [source.url, *resume], source.max_items
     visited: set[str] = set()
-    budget = source.max_items
     while queue and counts.pages < walk.max_pages + len(resume):
         url = queue.pop(0)
         visited.add(url)
-        store.save_walk_cursor(source.name, [url, *queue], now)
+        store.save_walk_cursor(key, [url, *queue], now)
         # After an interrupted walk, pages are read in full: a 304 would hide their links.
-        page = fetcher.get(url, *(("", "") if cursor else store.validators(url)))
+        fresh_read = bool(cursor) or walk.backfill
+        page = fetcher.get(url, *(("", "") if fresh_read else store.validators(url)))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
             break
@@ -178,15 +188,45 @@ def walk_source(
         budget -= len(fresh)
         failed_before = counts.failed
         _process_entries(fresh, source, settings, store, fetcher, now, walk, counts)
-        if counts.failed == failed_before:
+        if counts.failed == failed_before and not walk.backfill:
             store.save_validators(url, page.etag, page.last_modified, now)
         queue.extend(u for u in more if u not in visited and u not in queue)
+        if walk.on_page is not None:
+            walk.on_page(counts.pages)
         # After an interrupted walk, known items do not stop this one: the pages
         # the last walk never reached lie beyond them.
-        if (known and not cursor) or budget <= 0 or _all_older(entries, walk.since):
+        stop_at_known = known and not cursor and not walk.backfill
+        if stop_at_known or budget <= 0 or _all_older(entries, walk.since):
+            queue = []
             break
-    store.clear_walk_cursor(source.name)
+    if walk.backfill and queue:
+        store.save_walk_cursor(key, queue, now)  # `backfill` again goes on from here
+    else:
+        store.clear_walk_cursor(key)
     return counts
+
+
+def backfill(
+    source: Source, settings: Settings, store: Store, walk: Walk, now: datetime | None = None
+) -> RunReport:
+    """Walk a source's history: more pages than a run, on past known items.
+
+    New items are stored and matched; they are alerted only when `walk.alert`.
+    """
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    fetcher = Fetcher(settings.fetch)
+    counts = walk_source(source, settings, store, fetcher, now, replace(walk, backfill=True))
+    report = SourceReport(
+        source=source.name, found=counts.found, new=counts.new, matched=counts.matched,
+        duplicates=counts.duplicates, problems=tuple(counts.problems),
+        seconds=time.perf_counter() - started, new_item_ids=tuple(counts.ids),
+    )  # fmt: skip
+    deliveries: list[Delivery] = []
+    if walk.alert:
+        composer = alert.composer_for(settings)
+        deliveries = alert.send_pending(store, settings.channels, settings.alerts, composer, now)
+    return RunReport((report,), tuple(deliveries))
 
 
 def _all_older(entries: list[Entry], since: datetime | None) -> bool:

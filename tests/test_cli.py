@@ -88,6 +88,9 @@ def test_show_and_status_report_what_was_stored(tmp_path: Path, snapshot_url: st
     assert "also published at" in show.stdout
     assert status.returncode == 0
     assert {s["source"] for s in json.loads(status.stdout)["sources"]} == {"thaigov", "dla-asean"}
+    listed = json.loads(_run("-m", "monitor", "sources", "--json", "--config", str(config)).stdout)
+    assert [s["failures"] for s in listed["sources"]] == [0, 0]
+    assert {"thaigov-legacy", "thaicert", "mdes"} <= {p["preset"] for p in listed["presets"]}
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path):
@@ -135,3 +138,27 @@ def test_search_filters_csv_export_and_prune(tmp_path: Path, snapshot_url: str):
     assert pruned.exit_code == 0
     bad = runner.invoke(cli, ["search", "--since", "soon", "--config", str(config)])
     assert bad.exit_code == 2 and "is not a date" in bad.output
+
+
+def test_backfill_walks_history_in_steps_without_alerting(tmp_path: Path, snapshot_url: str):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from monitor.store import Store
+
+    one_page = snapshot_sources(snapshot_url).replace("max_pages = 4", "max_pages = 1")
+    config = write_config(tmp_path, one_page, smtp_port=free_port())
+    runner = CliRunner()
+    runner.invoke(cli, ["run", "--once", "--quiet", "--config", str(config)])
+    store = Store(tmp_path / "data" / "monitor.db")
+    before, queued = len(store.items_overview()), store.outbox_counts()
+
+    first = runner.invoke(cli, ["backfill", "thaigov", "--pages", "2", "--config", str(config)])
+    middle = len(store.items_overview())
+    second = runner.invoke(cli, ["backfill", "thaigov", "--pages", "5", "--config", str(config)])
+
+    assert first.exit_code == 0 and "run it again to go further back" in first.output, first.output
+    assert middle == before + 10  # page 2's ten articles
+    assert second.exit_code == 0 and "reached the end of the history" in second.output
+    assert len(store.items_overview()) == 37
+    assert store.outbox_counts() == queued, "backfilled items are not alerted unless asked"
