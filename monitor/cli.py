@@ -32,12 +32,33 @@ class _Group(click.Group):
             sys.exit(2)
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS})
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def _setup_logging(verbose: bool, as_json: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+log_json_option = click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")
 
 
 config_option = click.option(
@@ -62,12 +83,13 @@ def cli() -> None:
 @click.option("--once", is_flag=True, help="Run one cycle and exit (non-zero if a source failed).")
 @click.option("--quiet", is_flag=True, help="Log warnings only.")
 @click.option("--force", is_flag=True, help="With --once: run sources that are backing off.")
-def run(config_path: Path, once: bool, quiet: bool, force: bool) -> None:
+@log_json_option
+def run(config_path: Path, once: bool, quiet: bool, force: bool, log_json: bool) -> None:
     """Run the monitor: a service by default, one cycle with --once."""
     from monitor.pipeline import run_once
     from monitor.schedule import serve
 
-    _setup_logging(not quiet)
+    _setup_logging(not quiet, log_json)
     settings = _settings(config_path)
     if not once:
         serve(settings)
@@ -80,11 +102,12 @@ def run(config_path: Path, once: bool, quiet: bool, force: bool) -> None:
 
 @cli.command()
 @config_option
-def serve(config_path: Path) -> None:
+@log_json_option
+def serve(config_path: Path, log_json: bool) -> None:
     """Run as a service: every source on its interval until SIGTERM / Ctrl-C."""
     from monitor.schedule import serve as serve_forever
 
-    _setup_logging(True)
+    _setup_logging(True, log_json)
     serve_forever(_settings(config_path))
 
 

@@ -343,7 +343,11 @@ class Fetcher:
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return  # no robots.txt: everything allowed
-            host.robots_error = f"robots.txt unreachable ({exc}); not fetching (RFC 9309)"
+            host.robots_error = (
+                str(exc)  # the host itself is unreachable: say that, not "robots.txt"
+                if exc.status is None
+                else f"robots.txt unreachable ({exc}); not fetching (RFC 9309)"
+            )
             return
         finally:
             host.last_request = self._clock()

@@ -291,13 +291,17 @@ def _reason(exc: MonitorError, url: str = "") -> str:
 
 
 def _log(report: SourceReport) -> None:
-    log.info(
-        "source=%s found=%d new=%d matched=%d duplicates=%d not_modified=%s seconds=%.2f%s",
-        report.source, report.found, report.new, report.matched, report.duplicates,
-        report.not_modified, report.seconds, f" error={report.error!r}" if report.error else "",
-    )  # fmt: skip
+    """One line per source per run: counts and timing (as fields for JSON logs)."""
+    fields = {
+        "source": report.source, "found": report.found, "new": report.new,
+        "matched": report.matched, "duplicates": report.duplicates,
+        "not_modified": report.not_modified, "seconds": round(report.seconds, 3),
+        "error": report.error,
+    }  # fmt: skip
+    text = " ".join(f"{k}={v}" for k, v in fields.items() if k != "error")
+    log.info(text + (f" error={report.error!r}" if report.error else ""), extra=fields)
     for problem in report.problems:
-        log.warning("source=%s %s", report.source, problem)
+        log.warning("source=%s %s", report.source, problem, extra={"source": report.source})
 
 
 def _run_in_thread(

@@ -74,6 +74,16 @@ def test_once_exits_non_zero_when_a_source_fails(tmp_path: Path, snapshot_url: s
     assert "thaigov" in result.stdout
 
 
+def test_log_json_gives_one_object_per_line_with_source_fields(tmp_path: Path, snapshot_url: str):
+    config = write_config(tmp_path, snapshot_sources(snapshot_url))
+
+    result = _run("-m", "monitor", "run", "--once", "--log-json", "--config", str(config))
+
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    runs = {r["source"]: r for r in records if "found" in r}
+    assert runs["thaigov"]["found"] == 33 and runs["dla-asean"]["level"] == "info"
+
+
 def test_show_and_status_report_what_was_stored(tmp_path: Path, snapshot_url: str):
     config = write_config(tmp_path, snapshot_sources(snapshot_url))
     assert _run("run_monitor.py", "--once", "--config", str(config)).returncode == 0
