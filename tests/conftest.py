@@ -64,9 +64,16 @@ def smtp() -> Iterator[Smtp]:
 
 
 def write_config(
-    tmp_path: Path, sources: str, smtp_port: int | None = None, extra: str = ""
+    tmp_path: Path,
+    sources: str,
+    smtp_port: int | None = None,
+    extra: str = "",
+    fetch: str = "timeout_seconds = 5\n",
 ) -> Path:
-    """A main config in tmp_path using the repository's topics and presets."""
+    """A main config in tmp_path using the repository's topics and presets.
+
+    `fetch` holds [fetch] keys; requests are never spaced out (loopback servers).
+    """
     channel = (
         f"""
 [channels.email]
@@ -89,8 +96,8 @@ presets_file = "{CONFIG / "presets.toml"}"
 templates_dir = "{CONFIG / "templates"}"
 
 [fetch]
-timeout_seconds = 5
 min_delay_seconds = 0
+{fetch}
 
 [alerts]
 max_attempts = 3

@@ -32,7 +32,7 @@ from monitor.models import RunReport, SourceReport
 from monitor.pipeline import run_once
 from monitor.report import format_run
 from monitor.store import Store
-from tests.conftest import CONFIG, ROOT, free_port
+from tests.conftest import ROOT, free_port, write_config
 
 NOW = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
 MAX_BYTES = 100_000
@@ -182,27 +182,12 @@ def write_settings(
     max_workers: int = 4,
     extra_fetch: str = "",
 ) -> Settings:
-    """Like tests.conftest.write_config, with every [fetch] key a failure test needs."""
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f"""
-data_dir = "{tmp_path / "data"}"
-topics_file = "{CONFIG / "topics.toml"}"
-presets_file = "{CONFIG / "presets.toml"}"
-templates_dir = "{CONFIG / "templates"}"
-
-[fetch]
-user_agent = "thai-news-monitor-tests/1"
-timeout_seconds = {timeout}
-max_bytes = {max_bytes}
-min_delay_seconds = 0
-max_workers = {max_workers}
-{extra_fetch}
-{sources}
-""",
-        encoding="utf-8",
+    """A config through tests.conftest.write_config, with the [fetch] keys a failure test needs."""
+    fetch = (
+        f'user_agent = "thai-news-monitor-tests/1"\ntimeout_seconds = {timeout}\n'
+        f"max_bytes = {max_bytes}\nmax_workers = {max_workers}\n{extra_fetch}"
     )
-    return load_settings(path)
+    return load_settings(write_config(tmp_path, sources, fetch=fetch))
 
 
 def run(
