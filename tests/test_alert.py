@@ -82,8 +82,12 @@ def test_email_keeps_thai_subject_and_escapes_html(snapshot_settings: Settings, 
     run_once(snapshot_settings, store, now=NOW)
 
     seed = next(m for m in smtp.messages if SEED_TITLE in m["Subject"])
+    text = message_text(seed)
 
     assert seed["Subject"].startswith("[Cybersecurity, ASEAN] " + SEED_TITLE)
+    for field in ("วันที่ / Date:", "(Bangkok)", "แหล่งข่าว / Source:", "ลิงก์ / Link: http",
+                  "Cybersecurity (score", "ASEAN (score", "“", "Also published at:"):  # fmt: skip
+        assert field in text, field
     html = message_text(seed, "html")
     assert "<script" not in html
     assert SEED_TITLE in html
@@ -196,3 +200,24 @@ def test_failed_alerts_are_retried_on_demand(snapshot_settings: Settings, smtp: 
 
     assert store.outbox_counts() == {"sent": _matched_count(store)}
     assert len(smtp.messages) == _matched_count(store)
+
+
+def test_alert_test_command_reports_success_and_the_channels_error(
+    snapshot_settings: Settings, smtp: Smtp
+):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    config = str(snapshot_settings.path)
+    run_once(snapshot_settings, Store(snapshot_settings.db_path), now=NOW)
+    sent_before = len(smtp.messages)
+
+    ok = CliRunner().invoke(cli, ["alert-test", "email", "--config", config])
+    smtp.stop()
+    down = CliRunner().invoke(cli, ["alert-test", "email", "--config", config])
+
+    assert ok.exit_code == 0 and ok.output.startswith("sent to email: ")
+    assert len(smtp.messages) == sent_before + 1
+    assert down.exit_code == 1 and "failed: email: SMTP 127.0.0.1" in down.output
+    assert len(down.output.strip().splitlines()) == 1
