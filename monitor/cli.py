@@ -258,6 +258,31 @@ def sources(config_path: Path, as_json: bool) -> None:
     click.echo(report.table(presets, ["preset", "description"]))
 
 
+@cli.command()
+@config_option
+@click.option("--alert", "send_alerts", is_flag=True,
+              help="Alert items that now match (default: only store the new results).")  # fmt: skip
+def rematch(config_path: Path, send_alerts: bool) -> None:
+    """Re-apply the current topic rules to every stored item."""
+    from monitor.pipeline import rematch as rematch_all
+
+    settings = _settings(config_path)
+    store = Store(settings.db_path)
+    now = datetime.now(UTC)
+    with click.progressbar(length=store.count_items(), label="rematch", file=sys.stderr) as bar:
+        result = rematch_all(settings, store, send_alerts, now, on_item=lambda: bar.update(1))
+    click.echo(
+        f"{result.items} items: {result.changed} changed, {result.newly_matched} now match, "
+        f"{result.no_longer_matched} no longer match"
+    )
+    if send_alerts:
+        from monitor import alert
+
+        composer = alert.composer_for(settings)
+        sent = alert.send_pending(store, settings.channels, settings.alerts, composer, now)
+        click.echo(f"alerts delivered: {sum(d.ok for d in sent)} of {len(sent)}")
+
+
 @cli.command("backfill")
 @click.argument("source_name")
 @config_option

@@ -229,6 +229,42 @@ def backfill(
     return RunReport((report,), tuple(deliveries))
 
 
+@dataclass(frozen=True)
+class Rematch:
+    """What re-applying the rules changed."""
+
+    items: int
+    changed: int
+    newly_matched: int
+    no_longer_matched: int
+
+
+def rematch(
+    settings: Settings, store: Store, send_alerts: bool, now: datetime,
+    on_item: Callable[[], None] | None = None,
+) -> Rematch:  # fmt: skip
+    """Re-apply the current rules to every stored item (after a rules change).
+
+    Items that now match get alerts only with `send_alerts`; a channel never gets
+    the same item twice (the outbox key is per item and channel).
+    """
+    routing = {c.name: c.routing for c in settings.channels} if send_alerts else {}
+    items = changed = gained = lost = 0
+    for item_id, title, body, before in store.items_for_rematch():
+        result = match(title, body, settings.rules)
+        after = ",".join(result.matched_topics)
+        items += 1
+        if after != before or send_alerts:
+            store.update_match(item_id, result, route(result, routing, now), now)
+        if after != before:
+            changed += 1
+            gained += bool(after) and not before
+            lost += bool(before) and not after
+        if on_item is not None:
+            on_item()
+    return Rematch(items, changed, gained, lost)
+
+
 def _all_older(entries: list[Entry], since: datetime | None) -> bool:
     dated = [e.date_text for e in entries if e.date_text]
     return bool(dated) and all(_older_than(d, since) for d in dated)

@@ -296,6 +296,28 @@ class Store:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
 
+    def items_for_rematch(self, batch: int = 500) -> Iterator[tuple[int, str, str, str]]:
+        """(id, title, body, matched topics) of every item, oldest first, a batch at a time."""
+        last = 0
+        while rows := self.db.execute(
+            "SELECT id, title, body, matched_topics FROM items WHERE id > ? ORDER BY id LIMIT ?",
+            [last, batch],
+        ).fetchall():
+            yield from rows
+            last = rows[-1][0]
+
+    def update_match(
+        self, item_id: int, match: Match, alerts: dict[str, datetime], now: datetime
+    ) -> None:
+        """Store a new match result; queue alerts a channel has not had for this item."""
+        with self._write():
+            self.db.execute(
+                "UPDATE items SET matched_topics = ?, match = ? WHERE id = ?",
+                [",".join(match.matched_topics),
+                 json.dumps([asdict(t) for t in match.topics], ensure_ascii=False), item_id],
+            )  # fmt: skip
+            self._enqueue(item_id, alerts, now)
+
     def add_alias(self, item_id: int, url: str, source: str, now: datetime) -> None:
         """Record that the item was also published at `url`."""
         with self._write():

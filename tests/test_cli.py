@@ -172,3 +172,37 @@ def test_backfill_walks_history_in_steps_without_alerting(tmp_path: Path, snapsh
     assert second.exit_code == 0 and "reached the end of the history" in second.output
     assert len(store.items_overview()) == 37
     assert store.outbox_counts() == queued, "backfilled items are not alerted unless asked"
+
+
+def test_rematch_applies_new_rules_and_alerts_only_new_matches_once(
+    tmp_path: Path, snapshot_url: str
+):
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from tests.conftest import Smtp
+
+    smtp = Smtp()
+    smtp.start()
+    try:
+        config = write_config(tmp_path, snapshot_sources(snapshot_url), smtp_port=smtp.port)
+        runner = CliRunner()
+        runner.invoke(cli, ["run", "--once", "--quiet", "--config", str(config)])
+        first = len(smtp.messages)
+        topics = (CONFIG / "topics.toml").read_text(encoding="utf-8")
+        topics += '\n[topics.health]\nlabel = "Health"\nthreshold = 3\n'
+        topics += '[topics.health.terms]\n"กระทรวงสาธารณสุข" = 3\n'
+        (tmp_path / "topics.toml").write_text(topics, encoding="utf-8")
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace(str(CONFIG / "topics.toml"), str(tmp_path / "topics.toml")))
+
+        silent = runner.invoke(cli, ["rematch", "--config", str(config)])
+        again = runner.invoke(cli, ["rematch", "--alert", "--config", str(config)])
+    finally:
+        smtp.stop()
+
+    assert silent.exit_code == 0 and " now match" in silent.output
+    assert int(silent.output.split(" now match")[0].split()[-1]) > 0
+    assert len(smtp.messages) > first, "items that now match health were alerted"
+    assert len({m["Subject"] for m in smtp.messages}) == len(smtp.messages), "none twice"
+    assert "0 changed" in again.output
