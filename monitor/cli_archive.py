@@ -1,0 +1,342 @@
+"""The `monitor` verbs that read the archive: search, show, export, sources, backfill,
+rematch, prune, web and feed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor import report
+from monitor.cli_common import config_option, json_option, settings_from, setup_logging
+from monitor.store import Filters, Store
+from monitor.thai import BANGKOK, bangkok_time, parse_thai_date
+
+
+class _Date(click.ParamType):
+    """A date as ISO (2019-10-07) or Thai (7 ต.ค. 2562, 07/10/2562): midnight in Bangkok."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=BANGKOK)
+        except ValueError:
+            parsed = parse_thai_date(value)
+        if parsed is None:
+            self.fail(f"{value!r} is not a date (2019-10-07 or 7 ต.ค. 2562)", param, ctx)
+        return parsed
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that lists items shares."""
+    options = [
+        click.option("--since", type=_Date(), help="Published on or after this date."),
+        click.option("--until", type=_Date(), help="Published before this date."),
+        click.option("--source", default="", help="Only this source."),
+        click.option("--topic", default="", help="Only items matching this topic."),
+        click.option("--matched/--unmatched", default=None, help="Only (un)matched items."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(kwargs: dict[str, Any], **extra: Any) -> Filters:
+    keys = ("since", "until", "source", "topic", "matched")
+    return Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], output: str) -> None:
+    if output == "json":
+        click.echo(report.as_json(rows))
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(report.table(rows, columns))
+
+
+output_option = click.option(
+    "--json", "output", flag_value="json", help="Print JSON instead of a table."
+)
+csv_option = click.option("--csv", "output", flag_value="csv", help="Print CSV.")
+
+
+@click.command()
+@click.argument("query", default="")
+@config_option
+@filter_options
+@click.option("--sort", type=click.Choice(["rank", "newest"]), default="rank", show_default=True)
+@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@output_option
+@csv_option
+def search(query: str, config_path: Path, sort: str, limit: int, output: str | None,
+           **kwargs: Any) -> None:  # fmt: skip
+    """Search stored items (Thai or English words; `word*` for a prefix; no words: newest)."""
+    store = Store(settings_from(config_path).db_path)
+    rows = list(store.find(query, _filters(kwargs, sort=sort), limit))
+    for row in rows:
+        row["published"] = bangkok_time(row["published_at"], with_time=False)
+        if output is None:
+            row["title"] = report.short(row["title"])
+    columns = ["id", "published", "source", "matched_topics", "title"]
+    _emit(rows, columns + (["url"] if output else []), output or "table")
+
+
+@click.command()
+@config_option
+@filter_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: stdout).")  # fmt: skip
+def export(config_path: Path, fmt: str, output: Path | None, **kwargs: Any) -> None:
+    """Write stored items with their text and matches, as JSON lines or CSV."""
+    store = Store(settings_from(config_path).db_path)
+    rows = store.find("", _filters(kwargs, sort="newest", full=True), limit=None)
+    with output.open("w", encoding="utf-8", newline="") if output else _stdout() as out:
+        writer = None
+        for count, row in enumerate(rows, 1):
+            if fmt == "jsonl":
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                writer = writer or csv.DictWriter(out, list(row))
+                if count == 1:
+                    writer.writeheader()
+                writer.writerow(row)
+            if output and count % 1000 == 0:
+                click.echo(f"\r{count} items", err=True, nl=False)
+    if output:
+        click.echo(f"\rwrote items to {output}", err=True)
+
+
+@contextmanager
+def _stdout() -> Iterator[Any]:
+    yield sys.stdout
+
+
+@click.command()
+@config_option
+@json_option
+def sources(config_path: Path, as_json: bool) -> None:
+    """The enabled sources with their health, and the presets a source can use."""
+    settings = settings_from(config_path)
+    health = {row["source"]: row for row in Store(settings.db_path).source_status()}
+    rows = [
+        {
+            "source": s.name, "kind": s.kind, "preset": s.preset, "url": s.url,
+            "every_minutes": s.interval_minutes,
+            "last_success": bangkok_time(health.get(s.name, {}).get("last_success_at")),
+            "failures": health.get(s.name, {}).get("consecutive_failures", ""),
+            "last_error": health.get(s.name, {}).get("last_error") or "",
+        }
+        for s in settings.sources
+    ]  # fmt: skip
+    presets = [{"preset": name, "description": text} for name, text in settings.presets]
+    if as_json:
+        click.echo(report.as_json({"sources": rows, "presets": presets}))
+        return
+    for row in rows:
+        row["last_error"] = report.short(row["last_error"], 50)
+    columns = ["source", "kind", "preset", "every_minutes", "last_success", "failures",
+               "last_error", "url"]  # fmt: skip
+    click.echo(report.table(rows, columns))
+    click.echo('\npresets (use with `preset = "NAME"` in a source):')
+    click.echo(report.table(presets, ["preset", "description"]))
+
+
+@click.command()
+@config_option
+@click.option("--alert", "send_alerts", is_flag=True,
+              help="Alert items that now match (default: only store the new results).")  # fmt: skip
+def rematch(config_path: Path, send_alerts: bool) -> None:
+    """Re-apply the current topic rules to every stored item."""
+    from monitor.pipeline import rematch as rematch_all
+
+    settings = settings_from(config_path)
+    store = Store(settings.db_path)
+    now = datetime.now(UTC)
+    with click.progressbar(length=store.count_items(), label="rematch", file=sys.stderr) as bar:
+        result = rematch_all(settings, store, send_alerts, now, on_item=lambda: bar.update(1))
+    click.echo(
+        f"{result.items} items: {result.changed} changed, {result.newly_matched} now match, "
+        f"{result.no_longer_matched} no longer match"
+    )
+    if send_alerts:
+        from monitor import alert
+
+        composer = alert.composer_for(settings)
+        sent = alert.send_pending(store, settings.channels, settings.alerts, composer, now)
+        click.echo(f"alerts delivered: {sum(d.ok for d in sent)} of {len(sent)}")
+
+
+@click.command("backfill")
+@click.argument("source_name")
+@config_option
+@click.option(
+    "--pages",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Listing or sitemap pages to walk this time.",
+)
+@click.option("--since", type=_Date(), help="Skip items published before this date.")
+@click.option("--alert", "send_alerts", is_flag=True,
+              help="Alert matched items too (default: store them silently).")  # fmt: skip
+def backfill_command(source_name: str, config_path: Path, pages: int, since: datetime | None,
+                     send_alerts: bool) -> None:  # fmt: skip
+    """Walk a source's older pages into the archive; run again to go further back."""
+    from monitor.pipeline import Walk, backfill
+
+    setup_logging(False)
+    settings = settings_from(config_path)
+    source = settings.source(source_name)
+    store = Store(settings.db_path)
+    with click.progressbar(length=pages, label=f"backfill {source_name}", file=sys.stderr) as bar:
+        walk = Walk(pages, alert=send_alerts, since=since, on_page=lambda _: bar.update(1))
+        result = backfill(source, settings, store, walk)
+    click.echo(report.format_run(result))
+    if store.walk_cursor(f"backfill:{source_name}"):
+        click.echo("more pages remain: run it again to go further back")
+    else:
+        click.echo("reached the end of the history")
+    if not send_alerts:
+        click.echo("matched items were stored without alerts (use --alert to send them)")
+
+
+@click.command()
+@config_option
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(1),
+    default=None,
+    help="Default: [retention] unmatched_days of the config.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")  # fmt: skip
+def prune(config_path: Path, older_than_days: int | None, yes: bool) -> None:
+    """Delete items that matched no topic and are older than the retention age."""
+    settings = settings_from(config_path)
+    days = older_than_days or settings.retention_days
+    if not yes:
+        click.confirm(f"Delete unmatched items first seen over {days} days ago?", abort=True)
+    store = Store(settings.db_path)
+    count = store.prune_unmatched(datetime.now(UTC) - timedelta(days=days))
+    click.echo(f"deleted {count} unmatched items older than {days} days; matched items kept")
+
+
+@click.command()
+@click.argument("item_id", type=int)
+@config_option
+@json_option
+def show(item_id: int, config_path: Path, as_json: bool) -> None:
+    """Show one stored item: text, matches with their terms, URLs and alerts."""
+    item = Store(settings_from(config_path).db_path).item(item_id)
+    if as_json:
+        click.echo(report.as_json(item))
+        return
+    click.echo(f"#{item['id']} {item['title']}")
+    click.echo(f"published {item['published_at'] or 'unknown'} · source {item['source']}")
+    click.echo(f"url {item['url']}")
+    for topic in item["match"]:
+        verdict = "MATCH" if topic["matched"] else "no match"
+        click.echo(f"\n{topic['topic']}: {verdict}, score {topic['score']:g}")
+        for hit in topic["hits"]:
+            click.echo(f"  {hit['term']} ({hit['field']} ×{hit['count']}): {hit['snippet']}")
+    if len(item["urls"]) > 1:
+        click.echo("\nalso published at:")
+        for u in item["urls"]:
+            click.echo(f"  {u['url']} ({u['source']}, first seen {u['first_seen_at']})")
+    if item["alerts"]:
+        columns = ["channel", "status", "attempts", "sent_at", "last_error"]
+        click.echo("\nalerts:\n" + report.table(item["alerts"], columns))
+    click.echo("\n" + item["body"])
+
+
+@click.command("web")
+@config_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 exposes the archive to the network.",
+)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--metadata", "metadata_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata (default: datasette.yaml beside --config).")  # fmt: skip
+def web_command(config_path: Path, host: str, port: int, metadata_path: Path | None) -> None:
+    """Browse the archive read-only in Datasette: search, topics, health, alerts, Atom feeds."""
+    from monitor.web import DEFAULT_METADATA
+    from monitor.web import serve as serve_web
+
+    settings = settings_from(config_path)
+    if metadata_path is None:
+        beside = settings.path.parent / "datasette.yaml"
+        metadata_path = beside if beside.is_file() else DEFAULT_METADATA
+    serve_web(settings.db_path, host, port, metadata_path)
+
+
+@click.command("feed")
+@click.argument("topic")
+@config_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (replaced atomically); default: stdout.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8001",
+    show_default=True,
+    help="Where `monitor web` is reached; the feed's links point there.",
+)
+@click.option(
+    "--self-url",
+    default=None,
+    help="The feed's own public URL (default: BASE_URL/-/feeds/TOPIC.atom).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))  # fmt: skip
+def feed_command(topic: str, config_path: Path, output: Path | None, base_url: str,
+                 self_url: str | None, limit: int) -> None:  # fmt: skip
+    """Write the Atom 1.0 feed of the items TOPIC matched, newest first."""
+    from monitor import feed
+
+    settings = settings_from(config_path)
+    topics = [t.name for t in settings.rules.topics]
+    if topic not in topics:
+        raise click.BadParameter(f"unknown topic {topic!r} (one of {', '.join(topics)})")
+    now = datetime.now(UTC)
+    if output is None:
+        click.echo(feed.atom(settings.db_path, topic, base_url, now, limit=limit,
+                             self_url=self_url), nl=False)  # fmt: skip
+        return
+    count = feed.write_atom(settings.db_path, topic, output, base_url, now, limit=limit,
+                            self_url=self_url)  # fmt: skip
+    click.echo(f"wrote {count} entries to {output}", err=True)
+
+
+COMMANDS = (
+    search,
+    export,
+    sources,
+    rematch,
+    backfill_command,
+    prune,
+    show,
+    web_command,
+    feed_command,
+)

@@ -1,0 +1,53 @@
+"""Options and helpers shared by the `monitor` verbs: config, output, logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from monitor.config import DEFAULT_CONFIG, Settings, load_settings
+
+RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in RECORD_FIELDS})
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def setup_logging(verbose: bool, as_json: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+log_json_option = click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+    show_default=True, help="Main TOML config file.",
+)  # fmt: skip
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def settings_from(config_path: Path) -> Settings:
+    """The settings of the config file a command was given."""
+    return load_settings(config_path)
