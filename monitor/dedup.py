@@ -336,18 +336,21 @@ def classify(
     id_by_hash: int | None,
     near_candidates: Sequence[tuple[int, Signature]] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    sig: Signature | None = None,
 ) -> Verdict:
     """Classify an item given what the store holds for its URL, its hash and its band keys.
 
     `near_candidates` are the stored items sharing a band key with the item's
     signature; without them (the default) only URL and exact hash are used.
+    `sig` is the item's signature when the caller already has it.
     """
     if id_by_url is not None:
         return Verdict("known", id_by_url)
     if id_by_hash is not None:
         return Verdict("duplicate", id_by_hash)
     if near_candidates:
-        found = best_near_duplicate(signature(item.title, item.body), near_candidates, thresholds)
+        sig = sig or signature(item.title, item.body)
+        found = best_near_duplicate(sig, near_candidates, thresholds)
         if found is not None:
             return Verdict("duplicate", found)
     return Verdict("new")

@@ -86,12 +86,13 @@ def _process(
 ) -> None:  # fmt: skip
     """Store a new item, or record where a known one (or a copy of it) was seen again."""
     by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
-    signature = dedup.signature(item.title, item.body)
-    keys = dedup.band_keys(signature)
-    near = []
-    if by_url is None and by_hash is None:
+    if by_url is not None or by_hash is not None:
+        verdict = dedup.classify(item, by_url, by_hash)
+    else:  # only a possibly new item needs its signature: to find copies, then to be stored
+        signature = dedup.signature(item.title, item.body)
+        keys = dedup.band_keys(signature)
         near = [(i, dedup.Signature.from_bytes(b)) for i, b in store.near_candidates(keys)]
-    verdict = dedup.classify(item, by_url, by_hash, near)
+        verdict = dedup.classify(item, by_url, by_hash, near, sig=signature)
     if verdict.kind == "new":
         result = match(item.title, item.body, settings.rules)
         routing = {c.name: c.routing for c in settings.channels} if walk.alert else {}
