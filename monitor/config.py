@@ -379,9 +379,12 @@ def _routing(table: _Table, topics: set[str]) -> Routing:
 
 def _existing_file(table: _Table, key: str) -> str:
     value = table.text(key, "")
-    if value and not (table.path.parent / Path(value).expanduser()).is_file():
+    if not value:
+        return ""
+    path = (table.path.parent / Path(value).expanduser()).resolve()
+    if not path.is_file():
         table.fail(key, f"an existing file, {value!r} is not one")
-    return str((table.path.parent / Path(value).expanduser()).resolve()) if value else ""
+    return str(path)
 
 
 def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:

@@ -359,11 +359,12 @@ class Store:
         """Items matching the query's words (if any) and the filters; best or newest first."""
         filters = filters or Filters()
         where, params = filters.sql()
-        columns = "items.id, items.published_at, items.source, items.title, items.matched_topics"
-        if filters.full:
-            columns = "items.*"
-        else:
-            columns += ", items.url"
+        columns = (
+            "items.*"
+            if filters.full
+            else "items.id, items.published_at, items.source, items.title, "
+            "items.matched_topics, items.url"
+        )
         if query:
             sql = f"SELECT {columns} FROM items_fts JOIN items ON items.id = items_fts.rowid "
             where.insert(0, "items_fts MATCH ?")
