@@ -241,7 +241,7 @@ def prune(config_path: Path, older_than_days: int | None, yes: bool) -> None:
 @config_option
 @json_option
 def show(item_id: int, config_path: Path, as_json: bool) -> None:
-    """Show one stored item: text, matches with their terms, URLs and alerts."""
+    """Show one stored item: text, matches with their terms, URLs, alerts and earlier versions."""
     item = Store(settings_from(config_path).db_path).item(item_id)
     if as_json:
         click.echo(report.as_json(item))
@@ -261,6 +261,10 @@ def show(item_id: int, config_path: Path, as_json: bool) -> None:
     if item["alerts"]:
         columns = ["channel", "status", "attempts", "sent_at", "last_error"]
         click.echo("\nalerts:\n" + report.table(item["alerts"], columns))
+    if item["revisions"]:
+        columns = ["replaced_at", "title", "matched_topics"]
+        click.echo("\nearlier versions (the page was edited):\n")
+        click.echo(report.table(item["revisions"], columns))
     click.echo("\n" + item["body"])
 
 

@@ -135,6 +135,20 @@ def m004_near_duplicates(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_revisions(db: sqlite_utils.Database) -> None:
+    db["item_revisions"].create(
+        {
+            "id": int, "item_id": int, "replaced_at": str, "title": str, "body": str,
+            "published_at": str, "content_hash": str, "matched_topics": str, "match": str,
+        },
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+    )  # fmt: skip
+    db["item_revisions"].create_index(["item_id"])
+    db.execute("CREATE INDEX item_bands_item_id ON item_bands (item_id)")  # revise and prune
+
+
 def _process_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -149,6 +163,10 @@ def _process_alive(pid: int | None) -> bool:
 
 def _iso(now: datetime) -> str:
     return now.isoformat().replace("+00:00", "Z")
+
+
+def _match_json(match: Match) -> str:
+    return json.dumps([asdict(t) for t in match.topics], ensure_ascii=False)
 
 
 def search_text(text: str) -> str:
@@ -271,30 +289,79 @@ class Store:
             "title": item.title, "body": item.body, "published_at": item.published_at,
             "category": item.category, "content_hash": item.content_hash,
             "first_seen_at": _iso(now), "matched_topics": ",".join(match.matched_topics),
-            "match": json.dumps([asdict(t) for t in match.topics], ensure_ascii=False),
+            "match": _match_json(match),
             "problems": json.dumps(list(item.problems), ensure_ascii=False),
         }  # fmt: skip
         try:
             with self._write():
                 item_id = self.db["items"].insert(row).last_pk
                 self._add_url(item_id, item.url, item.source, now)
-                self.db.execute(
-                    "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
-                    [item_id, search_text(item.title), search_text(item.body)],
-                )
+                self._index(item_id, item, signature, band_keys)
                 self._enqueue(item_id, alerts, now)
-                if signature:
-                    self.db.execute(
-                        "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
-                        [item_id, signature],
-                    )
-                    self.db.conn.executemany(
-                        "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
-                        [(key, item_id) for key in band_keys],
-                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
+
+    def _index(self, item_id: int, item: Item, signature: bytes, band_keys: Sequence[int]) -> None:
+        """Index an item's text for search and its signature for near-duplicate lookup."""
+        self.db.execute(
+            "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [item_id, search_text(item.title), search_text(item.body)],
+        )
+        if signature:
+            self.db.execute(
+                "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
+                [item_id, signature],
+            )
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
+                [(key, item_id) for key in band_keys],
+            )
+
+    def stored_hash(self, item_id: int) -> str:
+        """The content hash of the item's current text ("" when unknown)."""
+        row = self.db.execute("SELECT content_hash FROM items WHERE id = ?", [item_id]).fetchone()
+        return (row[0] or "") if row else ""
+
+    def revise_item(
+        self,
+        item_id: int,
+        item: Item,
+        match: Match,
+        alerts: dict[str, datetime],
+        now: datetime,
+        signature: bytes = b"",
+        band_keys: Sequence[int] = (),
+    ) -> None:
+        """Replace an item's text (its page was edited), keeping the old text as a revision.
+
+        The search index, the near-duplicate signature and the match follow the new
+        text; `alerts` are queued only for channels that never had this item.
+        """
+        try:
+            with self._write():
+                self.db.execute(
+                    "INSERT INTO item_revisions (item_id, replaced_at, title, body, "
+                    "published_at, content_hash, matched_topics, match) SELECT id, ?, title, "
+                    "body, published_at, content_hash, matched_topics, match FROM items "
+                    "WHERE id = ?",
+                    [_iso(now), item_id],
+                )
+                self.db.execute(
+                    "UPDATE items SET title = ?, body = ?, published_at = ?, content_hash = ?, "
+                    "matched_topics = ?, match = ? WHERE id = ?",
+                    [item.title, item.body, item.published_at, item.content_hash,
+                     ",".join(match.matched_topics), _match_json(match), item_id],
+                )  # fmt: skip
+                for table, column in (
+                    ("items_fts", "rowid"), ("item_signatures", "item_id"),
+                    ("item_bands", "item_id"),
+                ):  # fmt: skip
+                    self.db.execute(f"DELETE FROM {table} WHERE {column} = ?", [item_id])
+                self._index(item_id, item, signature, band_keys)
+                self._enqueue(item_id, alerts, now)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store the new text of {item.url}: {exc}") from exc
 
     def items_for_rematch(self, batch: int = 500) -> Iterator[tuple[int, str, str, str]]:
         """(id, title, body, matched topics) of every item, oldest first, a batch at a time."""
@@ -313,8 +380,7 @@ class Store:
         with self._write():
             self.db.execute(
                 "UPDATE items SET matched_topics = ?, match = ? WHERE id = ?",
-                [",".join(match.matched_topics),
-                 json.dumps([asdict(t) for t in match.topics], ensure_ascii=False), item_id],
+                [",".join(match.matched_topics), _match_json(match), item_id],
             )  # fmt: skip
             self._enqueue(item_id, alerts, now)
 
@@ -348,6 +414,13 @@ class Store:
             self.db.query(
                 "SELECT channel, status, attempts, last_error, sent_at FROM outbox "
                 "WHERE item_id = ? ORDER BY channel",
+                [item_id],
+            )
+        )
+        row["revisions"] = list(
+            self.db.query(
+                "SELECT replaced_at, title, content_hash, matched_topics FROM item_revisions "
+                "WHERE item_id = ? ORDER BY id",
                 [item_id],
             )
         )
@@ -401,7 +474,8 @@ class Store:
             with self._write():
                 for table, column in (
                     ("items_fts", "rowid"), ("item_urls", "item_id"), ("item_bands", "item_id"),
-                    ("item_signatures", "item_id"), ("outbox", "item_id"), ("items", "id"),
+                    ("item_signatures", "item_id"), ("outbox", "item_id"),
+                    ("item_revisions", "item_id"), ("items", "id"),
                 ):  # fmt: skip
                     self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
         return len(ids)

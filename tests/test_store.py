@@ -87,3 +87,21 @@ def test_prune_deletes_old_unmatched_items_and_keeps_matched(tmp_path: Path):
     assert [r["title"] for r in store.items_overview()] == ["ไซเบอร์"]
     assert store.search("ข่าว") == [] and store.near_candidates([1, 2]) == []
     assert store.known_urls(["https://a/old"]) == set()
+
+
+def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: Store):
+    item_id = store.id_for_url("https://a/3")
+    assert item_id is not None
+    edited = Item(
+        url="https://a/3", source="s", title="Ransomware warning (updated)",
+        body="คำเตือนมัลแวร์เรียกค่าไถ่ฉบับแก้ไข", published_at=None, content_hash="v2",
+    )  # fmt: skip
+    store.revise_item(item_id, edited, Match(), {}, NOW)
+
+    assert _titles(store, "มัลแวร์") == ["Ransomware warning (updated)"]
+    assert _titles(store, "ภัยคุกคาม") == []
+    shown = store.item(item_id)
+    assert shown["body"] == "คำเตือนมัลแวร์เรียกค่าไถ่ฉบับแก้ไข"
+    assert [r["title"] for r in shown["revisions"]] == ["Ransomware warning"]
+    assert store.stored_hash(item_id) == "v2"
+    assert store.count_items() == 3
