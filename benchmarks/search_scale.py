@@ -4,7 +4,7 @@ Builds `--items N` items (default 1,000,000) into a real SQLite file through the
 project's own schema (`Store(path)` applies the migrations), then times Thai and
 English queries three ways in the same run:
 
-    ranked   Store.find(query, limit=20)                          FTS5, bm25 order
+    ranked   Store.find(query, limit=20)                          FTS5, title hits first
     newest   Store.find(query, Filters(sort="newest"), limit=20)  FTS5, newest first
     LIKE     SELECT id FROM items WHERE (title LIKE ? OR body LIKE ?) [AND ...]
              ORDER BY published_at DESC LIMIT 20                  with '%word%' per word
@@ -52,7 +52,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from monitor.store import Filters, Store, fts_query, search_text  # noqa: E402
+from monitor.store import (  # noqa: E402
+    ID_BITS,
+    MAX_SECONDS,
+    Filters,
+    Store,
+    fts_query,
+    search_text,
+)
 from monitor.thai import normalize_text  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -234,6 +241,12 @@ def _make_batch_job(args: tuple[int, int, int]) -> list[tuple[Any, ...]]:
     return make_batch(*args)
 
 
+def _search_key(published_at: str, item_id: int) -> int:
+    """The index key `Store.save_item` gives an item (store.SEARCH_KEY), computed here."""
+    seconds = int(datetime.fromisoformat(published_at.replace("Z", "+00:00")).timestamp())
+    return (min(MAX_SECONDS, max(0, seconds)) << ID_BITS) | item_id
+
+
 def build(store: Store, bases: list[Base], items: int, seed: int) -> dict[str, float]:
     """Insert `items` perturbed copies; return timings."""
     global _BASES, _PREFIXES
@@ -264,7 +277,7 @@ def build(store: Store, bases: list[Base], items: int, seed: int) -> dict[str, f
             )
             conn.executemany(
                 "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
-                [(r[0], r[4], r[5]) for r in rows],
+                [(_search_key(r[6], r[0]), r[4], r[5]) for r in rows],
             )
             conn.execute("COMMIT")
             insert_seconds += time.perf_counter() - t0

@@ -5,7 +5,8 @@ Schema changes go through `sqlite_utils.Migrations`, applied on open. WAL mode.
 Search: FTS5 with the default `unicode61` tokenizer over text segmented into
 words by pythainlp and joined with spaces (FTS5 alone splits Thai at every vowel
 and tone mark and finds nothing for `ไซเบอร์`; the `trigram` tokenizer would also
-find `ภัย` inside `ปลอดภัย` and cannot search words under three characters).
+find `ภัย` inside `ปลอดภัย` and cannot search words under three characters). Index
+rows are keyed by date (SEARCH_KEY), so searches read newest first and stop early.
 
 Outbox: storing a matched item and queuing its alerts is one transaction; a row is
 `pending` until a channel accepts it (`sent`) or attempts run out (`failed`).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,6 +34,19 @@ from monitor.thai import normalize_text, segment
 from monitor.urls import url_key
 
 migrations = Migrations("thai-news-monitor")
+
+# Search index rows are keyed by date: rowid = the item's date in seconds since 1970
+# (published_at, or first_seen_at when the page gave none) << ID_BITS | items.id.
+# FTS5 reads rowids in order cheaply, so "newest matches first" reads only as many
+# index entries as it shows, however common the word.
+ID_BITS = 26  # item ids below 67 million
+ID_MASK = (1 << ID_BITS) - 1
+MAX_SECONDS = (1 << 36) - 1
+MAX_KEY = (MAX_SECONDS << ID_BITS) | ID_MASK
+SEARCH_KEY = (
+    f"((min({MAX_SECONDS}, max(0, coalesce(CAST(strftime('%s', published_at) AS INTEGER), "
+    f"CAST(strftime('%s', first_seen_at) AS INTEGER), 0))) << {ID_BITS}) | id)"
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +164,19 @@ def m005_revisions(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX item_bands_item_id ON item_bands (item_id)")  # revise and prune
 
 
+@migrations()
+def m006_search_keyed_by_date(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE VIRTUAL TABLE items_fts_by_date USING fts5(title, body, tokenize='unicode61')"
+    )
+    db.execute(
+        f"INSERT INTO items_fts_by_date (rowid, title, body) SELECT {SEARCH_KEY}, "
+        "items_fts.title, items_fts.body FROM items JOIN items_fts ON items_fts.rowid = items.id"
+    )
+    db.execute("DROP TABLE items_fts")
+    db.execute("ALTER TABLE items_fts_by_date RENAME TO items_fts")
+
+
 def _process_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -163,6 +191,25 @@ def _process_alive(pid: int | None) -> bool:
 
 def _iso(now: datetime) -> str:
     return now.isoformat().replace("+00:00", "Z")
+
+
+def _columns(filters: Filters) -> str:
+    if filters.full:
+        return "items.*"
+    return (
+        "items.id, items.published_at, items.source, items.title, items.matched_topics, items.url"
+    )
+
+
+def _key_range(filters: Filters) -> tuple[int, int]:
+    """The search keys (see SEARCH_KEY) that the filters' dates allow."""
+    low = _seconds(filters.since) << ID_BITS if filters.since else 0
+    high = (_seconds(filters.until) << ID_BITS) - 1 if filters.until else MAX_KEY
+    return low, high
+
+
+def _seconds(when: datetime) -> int:
+    return min(MAX_SECONDS, max(0, int(when.timestamp())))
 
 
 def _match_json(match: Match) -> str:
@@ -302,11 +349,25 @@ class Store:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
 
+    def _unindex(self, ids: list[int]) -> None:
+        """Remove items from the search index and the near-duplicate tables."""
+        marks = ",".join("?" * len(ids))
+        self.db.execute(
+            f"DELETE FROM items_fts WHERE rowid IN (SELECT {SEARCH_KEY} FROM items "
+            f"WHERE id IN ({marks}))",
+            ids,
+        )
+        for table in ("item_signatures", "item_bands"):
+            self.db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+
     def _index(self, item_id: int, item: Item, signature: bytes, band_keys: Sequence[int]) -> None:
         """Index an item's text for search and its signature for near-duplicate lookup."""
+        if item_id > ID_MASK:
+            raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
         self.db.execute(
-            "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [item_id, search_text(item.title), search_text(item.body)],
+            f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
+            "WHERE id = ?",
+            [search_text(item.title), search_text(item.body), item_id],
         )
         if signature:
             self.db.execute(
@@ -347,17 +408,13 @@ class Store:
                     "WHERE id = ?",
                     [_iso(now), item_id],
                 )
+                self._unindex([item_id])
                 self.db.execute(
                     "UPDATE items SET title = ?, body = ?, published_at = ?, content_hash = ?, "
                     "matched_topics = ?, match = ? WHERE id = ?",
                     [item.title, item.body, item.published_at, item.content_hash,
                      ",".join(match.matched_topics), _match_json(match), item_id],
                 )  # fmt: skip
-                for table, column in (
-                    ("items_fts", "rowid"), ("item_signatures", "item_id"),
-                    ("item_bands", "item_id"),
-                ):  # fmt: skip
-                    self.db.execute(f"DELETE FROM {table} WHERE {column} = ?", [item_id])
                 self._index(item_id, item, signature, band_keys)
                 self._enqueue(item_id, alerts, now)
         except sqlite3.Error as exc:
@@ -429,31 +486,77 @@ class Store:
     def find(
         self, query: str = "", filters: Filters | None = None, limit: int | None = 20
     ) -> Iterator[dict[str, Any]]:
-        """Items matching the query's words (if any) and the filters; best or newest first."""
+        """Items matching the query's words (if any) and the filters.
+
+        Sort `newest`: by date. Sort `rank`: items whose title has the query's words
+        first, then the others, each group newest first. Both read the index in date
+        order and stop when `limit` items are found, so a word found in half of a
+        million items costs no more than a rare one (bm25 would score every match).
+        """
         filters = filters or Filters()
+        if not query:
+            yield from self._listing(filters, limit)
+            return
+        expr = fts_query(query)
+        exprs = [f"{{title}} : ({expr})", expr] if filters.sort == "rank" else [expr]
+        wanted = sys.maxsize if limit is None else limit
+        seen: set[int] = set()
+        for match_expr in exprs:
+            for row in self._newest_matching(match_expr, filters, min(wanted, 1000)):
+                if len(seen) >= wanted:
+                    return
+                if row["id"] not in seen:
+                    seen.add(row["id"])
+                    yield row
+
+    def _newest_matching(self, expr: str, filters: Filters, chunk: int) -> Iterator[dict[str, Any]]:
+        """Items matching an FTS5 expression and the filters, newest first, read a chunk of
+        index entries at a time (growing, in case the filters reject most of them)."""
         where, params = filters.sql()
-        columns = (
-            "items.*"
-            if filters.full
-            else "items.id, items.published_at, items.source, items.title, "
-            "items.matched_topics, items.url"
-        )
-        if query:
-            sql = f"SELECT {columns} FROM items_fts JOIN items ON items.id = items_fts.rowid "
-            where.insert(0, "items_fts MATCH ?")
-            params.insert(0, fts_query(query))
-            order = "bm25(items_fts, 5.0, 1.0)" if filters.sort == "rank" else ""
-        else:
-            sql = f"SELECT {columns} FROM items "
-            order = ""
-        sql += ("WHERE " + " AND ".join(where) + " " if where else "") + "ORDER BY "
-        sql += (order + ", " if order else "") + "items.published_at DESC NULLS LAST, items.id DESC"
+        low, high = _key_range(filters)
+        while True:
+            keys = [
+                key
+                for (key,) in self._read(
+                    "SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid BETWEEN ? "
+                    "AND ? ORDER BY rowid DESC LIMIT ?",
+                    [expr, low, high, chunk],
+                )
+            ]
+            if not keys:
+                return
+            ids = [key & ID_MASK for key in keys]
+            marks = ",".join("?" * len(ids))
+            sql = f"SELECT {_columns(filters)} FROM items WHERE items.id IN ({marks})"
+            rows = {
+                row["id"]: row
+                for row in self._read_dicts(sql + "".join(f" AND {w}" for w in where), ids + params)
+            }
+            yield from (rows[i] for i in ids if i in rows)
+            if len(keys) < chunk:
+                return
+            high, chunk = keys[-1] - 1, min(chunk * 4, 5000)
+
+    def _listing(self, filters: Filters, limit: int | None) -> Iterator[dict[str, Any]]:
+        where, params = filters.sql()
+        sql = f"SELECT {_columns(filters)} FROM items "
+        sql += "WHERE " + " AND ".join(where) + " " if where else ""
+        sql += "ORDER BY items.published_at DESC NULLS LAST, items.id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+        yield from self._read_dicts(sql, params)
+
+    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         try:
-            yield from self.db.query(sql, params)
+            return self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
-            raise QueryError(f"search failed for {query!r}: {exc}") from None
+            raise QueryError(f"search failed: {exc}") from None
+
+    def _read_dicts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"search failed: {exc}") from None
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Items whose title or body contain the query's words, best first."""
@@ -472,9 +575,9 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             with self._write():
+                self._unindex(chunk)
                 for table, column in (
-                    ("items_fts", "rowid"), ("item_urls", "item_id"), ("item_bands", "item_id"),
-                    ("item_signatures", "item_id"), ("outbox", "item_id"),
+                    ("item_urls", "item_id"), ("outbox", "item_id"),
                     ("item_revisions", "item_id"), ("items", "id"),
                 ):  # fmt: skip
                     self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)

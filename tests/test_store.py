@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from monitor.errors import QueryError
 from monitor.models import Item, Match
-from monitor.store import Store
+from monitor.store import Filters, Store, migrations, search_text
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -105,3 +106,58 @@ def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: St
     assert [r["title"] for r in shown["revisions"]] == ["Ransomware warning"]
     assert store.stored_hash(item_id) == "v2"
     assert store.count_items() == 3
+
+
+def _dated(store: Store, n: int, title: str, body: str, published: str | None) -> int:
+    item = Item(
+        url=f"https://b/{n}", source="s", title=title, body=body, published_at=published,
+        content_hash=f"b{n}",
+    )  # fmt: skip
+    return store.save_item(item, Match(), {}, NOW)
+
+
+def test_ranked_search_puts_title_matches_first_then_newest(tmp_path: Path):
+    store = Store(tmp_path / "m.db")
+    _dated(store, 1, "ภัยไซเบอร์ต่อธนาคาร", "รายละเอียด", "2020-01-01T00:00:00Z")
+    _dated(store, 2, "ข่าวเศรษฐกิจ", "มีภัยไซเบอร์ในย่อหน้า", "2026-01-01T00:00:00Z")
+    _dated(store, 3, "ข่าวกีฬา", "ภัยไซเบอร์อีกครั้ง", "2025-01-01T00:00:00Z")
+    _dated(store, 4, "ข่าวไม่มีวันที่", "ภัยไซเบอร์", None)  # first seen NOW: 2026-11-26
+
+    ranked = [r["title"] for r in store.find("ภัยไซเบอร์")]
+    newest = [r["title"] for r in store.find("ภัยไซเบอร์", Filters(sort="newest"))]
+
+    assert ranked == ["ภัยไซเบอร์ต่อธนาคาร", "ข่าวไม่มีวันที่", "ข่าวเศรษฐกิจ", "ข่าวกีฬา"]
+    assert newest == ["ข่าวไม่มีวันที่", "ข่าวเศรษฐกิจ", "ข่าวกีฬา", "ภัยไซเบอร์ต่อธนาคาร"]
+    assert [r["title"] for r in store.find("ภัยไซเบอร์", limit=2)] == ranked[:2]
+
+
+def test_date_filters_bound_a_search_and_the_limit_is_kept(tmp_path: Path):
+    store = Store(tmp_path / "m.db")
+    for year in range(2015, 2027):
+        _dated(store, year, f"ASEAN {year}", "อาเซียน", f"{year}-06-01T00:00:00Z")
+    window = Filters(since=datetime(2018, 6, 1, tzinfo=UTC), until=datetime(2021, 6, 1, tzinfo=UTC))
+    found = [r["title"] for r in store.find("อาเซียน", window)]
+    assert found == ["ASEAN 2020", "ASEAN 2019", "ASEAN 2018"]
+    assert len(list(store.find("asean", limit=5))) == 5
+    assert len(list(store.find("asean", limit=None))) == 12
+
+
+def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path):
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m006_search_keyed_by_date")
+    db["items"].insert(
+        {"id": 7, "url": "https://a/7", "url_key": "a/7", "source": "s", "title": "ข่าวเก่า",
+         "body": "ความร่วมมืออาเซียน", "published_at": "2019-03-01T00:00:00Z",
+         "first_seen_at": "2019-03-01T00:00:00Z", "matched_topics": ""}
+    )  # fmt: skip
+    db.execute(
+        "INSERT INTO items_fts (rowid, title, body) VALUES (7, ?, ?)",
+        [search_text("ข่าวเก่า"), search_text("ความร่วมมืออาเซียน")],
+    )
+    db.conn.commit()
+    db.close()
+
+    store = Store(path)
+    assert [r["id"] for r in store.find("อาเซียน")] == [7]
+    assert list(store.find("อาเซียน", Filters(until=datetime(2019, 1, 1, tzinfo=UTC)))) == []
