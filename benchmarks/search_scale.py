@@ -54,6 +54,7 @@ if str(REPO) not in sys.path:
 
 from monitor.store import (  # noqa: E402
     ID_BITS,
+    ID_MASK,
     MAX_SECONDS,
     Filters,
     Store,
@@ -275,9 +276,14 @@ def build(store: Store, bases: list[Base], items: int, seed: int) -> dict[str, f
                 "VALUES (?, ?, ?, ?, ?)",
                 [(r[1], r[1], r[0], r[7], now) for r in rows],
             )
+            keys = [_search_key(r[6], r[0]) for r in rows]
             conn.executemany(
                 "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
-                [(_search_key(r[6], r[0]), r[4], r[5]) for r in rows],
+                [(key, r[4], r[5]) for key, r in zip(keys, rows, strict=True)],
+            )
+            conn.executemany(
+                "INSERT INTO titles_fts (rowid, title) VALUES (?, ?)",
+                [(key, r[4]) for key, r in zip(keys, rows, strict=True)],
             )
             conn.execute("COMMIT")
             insert_seconds += time.perf_counter() - t0
@@ -365,8 +371,8 @@ def run_queries(store: Store, runs: int, slow_seconds: float, count_limit: int) 
             lambda s=sql, p=params: conn.execute(s, p).fetchall(), runs, slow_seconds
         )
         fts_hits = conn.execute(
-            "SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND rowid <= ?",
-            [fts_query(query), count_limit],
+            "SELECT count(*) FROM items_fts WHERE items_fts MATCH ? AND (rowid & ?) <= ?",
+            [fts_query(query), ID_MASK, count_limit],
         ).fetchone()[0]
         where = sql.split(" WHERE ", 1)[1].split(" ORDER BY ")[0]
         like_hits = conn.execute(

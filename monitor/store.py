@@ -166,13 +166,14 @@ def m005_revisions(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m006_search_keyed_by_date(db: sqlite_utils.Database) -> None:
-    db.execute(
-        "CREATE VIRTUAL TABLE items_fts_by_date USING fts5(title, body, tokenize='unicode61')"
-    )
+    """Re-key the search index by date (SEARCH_KEY) and add a titles-only index."""
+    for table, columns in (("items_fts_by_date", "title, body"), ("titles_fts", "title")):
+        db.execute(f"CREATE VIRTUAL TABLE {table} USING fts5({columns}, tokenize='unicode61')")
     db.execute(
         f"INSERT INTO items_fts_by_date (rowid, title, body) SELECT {SEARCH_KEY}, "
         "items_fts.title, items_fts.body FROM items JOIN items_fts ON items_fts.rowid = items.id"
     )
+    db.execute("INSERT INTO titles_fts (rowid, title) SELECT rowid, title FROM items_fts_by_date")
     db.execute("DROP TABLE items_fts")
     db.execute("ALTER TABLE items_fts_by_date RENAME TO items_fts")
 
@@ -352,11 +353,12 @@ class Store:
     def _unindex(self, ids: list[int]) -> None:
         """Remove items from the search index and the near-duplicate tables."""
         marks = ",".join("?" * len(ids))
-        self.db.execute(
-            f"DELETE FROM items_fts WHERE rowid IN (SELECT {SEARCH_KEY} FROM items "
-            f"WHERE id IN ({marks}))",
-            ids,
-        )
+        for index in ("items_fts", "titles_fts"):
+            self.db.execute(
+                f"DELETE FROM {index} WHERE rowid IN (SELECT {SEARCH_KEY} FROM items "
+                f"WHERE id IN ({marks}))",
+                ids,
+            )
         for table in ("item_signatures", "item_bands"):
             self.db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
 
@@ -364,10 +366,15 @@ class Store:
         """Index an item's text for search and its signature for near-duplicate lookup."""
         if item_id > ID_MASK:
             raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
+        title = search_text(item.title)
         self.db.execute(
             f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
             "WHERE id = ?",
-            [search_text(item.title), search_text(item.body), item_id],
+            [title, search_text(item.body), item_id],
+        )
+        self.db.execute(
+            f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
+            [title, item_id],
         )
         if signature:
             self.db.execute(
@@ -498,18 +505,23 @@ class Store:
             yield from self._listing(filters, limit)
             return
         expr = fts_query(query)
-        exprs = [f"{{title}} : ({expr})", expr] if filters.sort == "rank" else [expr]
+        # A separate titles index: a column filter on items_fts would read every match
+        # of a word common in bodies and rare in titles.
+        indexes = ["titles_fts", "items_fts"] if filters.sort == "rank" else ["items_fts"]
         wanted = sys.maxsize if limit is None else limit
         seen: set[int] = set()
-        for match_expr in exprs:
-            for row in self._newest_matching(match_expr, filters, min(wanted, 1000)):
+        for index in indexes:
+            for row in self._newest_matching(index, expr, filters, min(wanted, 1000)):
+                if row["id"] in seen:
+                    continue
+                seen.add(row["id"])
+                yield row
                 if len(seen) >= wanted:
                     return
-                if row["id"] not in seen:
-                    seen.add(row["id"])
-                    yield row
 
-    def _newest_matching(self, expr: str, filters: Filters, chunk: int) -> Iterator[dict[str, Any]]:
+    def _newest_matching(
+        self, index: str, expr: str, filters: Filters, chunk: int
+    ) -> Iterator[dict[str, Any]]:
         """Items matching an FTS5 expression and the filters, newest first, read a chunk of
         index entries at a time (growing, in case the filters reject most of them)."""
         where, params = filters.sql()
@@ -518,7 +530,7 @@ class Store:
             keys = [
                 key
                 for (key,) in self._read(
-                    "SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid BETWEEN ? "
+                    f"SELECT rowid FROM {index} WHERE {index} MATCH ? AND rowid BETWEEN ? "
                     "AND ? ORDER BY rowid DESC LIMIT ?",
                     [expr, low, high, chunk],
                 )
@@ -554,7 +566,9 @@ class Store:
 
     def _read_dicts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         try:
-            return list(self.db.query(sql, params))
+            cursor = self.db.conn.execute(sql, params)
+            keys = [d[0] for d in cursor.description]
+            return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.OperationalError as exc:
             raise QueryError(f"search failed: {exc}") from None
 
