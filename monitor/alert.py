@@ -32,7 +32,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import apprise
 import jinja2
 
 from monitor.config import AlertSettings, Channel, Settings
@@ -177,6 +176,8 @@ def send_email(message: EmailMessage, channel: Channel) -> None:
 
 def chat_service(channel: Channel) -> tuple[bool, int]:
     """(takes Markdown, body length limit) of the Apprise service behind the URL."""
+    import apprise  # 15 MB of plugins: only a service with a chat channel pays for it
+
     plugin = apprise.Apprise.instantiate(channel.url)
     if plugin is None:
         raise AlertError(channel.name, "the Apprise URL is not valid")
@@ -188,6 +189,8 @@ def chat_service(channel: Channel) -> tuple[bool, int]:
 
 def send_chat(title: str, body: str, markdown: bool, channel: Channel) -> None:
     """Send through Apprise; raise AlertError with Apprise's own reason on failure."""
+    import apprise
+
     notifier = apprise.Apprise()
     if not notifier.add(channel.url):
         raise AlertError(channel.name, "the Apprise URL is not valid")
