@@ -20,7 +20,8 @@ The plugin (this module, registered on Datasette's plugin manager) adds:
 - `thai_snippet(text, query)`: the published text around the first whole-word hit;
 - the route `/-/feeds/<topic>.atom` (see `monitor.feed`).
 
-Titles, descriptions and canned queries live in `config/datasette.yaml`.
+Titles, descriptions and canned queries live in `monitor/datasette.yaml` (shipped in
+the package); a `datasette.yaml` beside the config file replaces it.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ DB_NAME = "monitor"
 PLUGIN_NAME = "thai-news-monitor"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
-# The repository's file; `monitor web` passes the one beside the config file in use.
-DEFAULT_METADATA = Path(__file__).resolve().parents[1] / "config" / "datasette.yaml"
+# Shipped with the package; `monitor web` passes a datasette.yaml beside the config instead.
+DEFAULT_METADATA = Path(__file__).with_name("datasette.yaml")
 NOTHING = '""'  # an FTS5 query that matches no row
 
 
@@ -146,6 +147,28 @@ async def feed_view(datasette: Datasette, request: Any) -> Response:
     self_url = datasette.absolute_url(request, request.path)
     body = feed.atom(rows, topic, base_url, datetime.now(UTC), limit=limit, self_url=self_url)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
+
+
+@hookimpl
+def asgi_wrapper(datasette: Datasette) -> Any:
+    """Answer anything but GET and HEAD with 405: the archive is read-only, and Datasette
+    0.65 answers a POST to a canned query or a table with a 500 and a traceback."""
+
+    def wrap(app: Any) -> Any:
+        async def read_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                headers = [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"allow", b"GET, HEAD"),
+                ]
+                await send({"type": "http.response.start", "status": 405, "headers": headers})
+                await send({"type": "http.response.body", "body": b"read-only archive\n"})
+                return
+            await app(scope, receive, send)
+
+        return read_only
+
+    return wrap
 
 
 @hookimpl
