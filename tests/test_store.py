@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +161,24 @@ def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path
     store = Store(path)
     assert [r["id"] for r in store.find("อาเซียน")] == [7]
     assert list(store.find("อาเซียน", Filters(until=datetime(2019, 1, 1, tzinfo=UTC)))) == []
+
+
+def test_two_flushes_at_the_same_instant_never_claim_the_same_alert(tmp_path: Path):
+    first, second = Store(tmp_path / "m.db"), Store(tmp_path / "m.db")
+    item = Item(url="https://c/1", source="s", title="t", body="b", published_at=None)
+    first.save_item(item, Match(), {"email": NOW}, NOW)
+
+    claims = [first.claim_due_alerts(NOW, ["email"]), second.claim_due_alerts(NOW, ["email"])]
+
+    assert [len(c) for c in claims] == [1, 0]
+
+
+def test_a_claim_left_by_a_failed_flush_of_this_process_is_taken_back_later(tmp_path: Path):
+    store = Store(tmp_path / "m.db")
+    item = Item(url="https://c/1", source="s", title="t", body="b", published_at=None)
+    store.save_item(item, Match(), {"email": NOW}, NOW)
+    assert len(store.claim_due_alerts(NOW, ["email"])) == 1  # ... and never marked
+
+    assert store.claim_due_alerts(NOW + timedelta(minutes=5), ["email"]) == []
+    retaken = store.claim_due_alerts(NOW + timedelta(hours=1), ["email"])
+    assert [row["status"] for row in retaken] == ["sending"]
