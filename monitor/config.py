@@ -288,7 +288,10 @@ def load_rules(path: Path) -> Rules:
                 or not raw.strip("*")
             ):
                 t.fail(f"terms.{raw!r}", "a non-empty term with a numeric weight")
-            terms.append(Term.parse(raw, float(weight)))
+            try:
+                terms.append(Term.parse(raw, float(weight)))
+            except ValueError:
+                t.fail(f"terms.{raw!r}", "a term, or 'a|b ~ c|d' with words on both sides")
         known = {term.text for term in terms}
         require_any = tuple(Term.parse(r, 0).text for r in t.texts("require_any"))
         for required in require_any:

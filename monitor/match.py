@@ -11,30 +11,43 @@ Method:
    whole article); a Latin term must not touch a Latin letter or digit on either
    side (`ASEAN-Japan` counts, `concert` does not contain `CERT`). A term written
    `word*` may continue after its end (`cyber*` matches `cybersecurity`); a term
-   written `*word*` matches anywhere. The segmenter uses pythainlp's dictionary
-   plus the few loanwords it cannot segment (`EXTRA_WORDS`, e.g. แรนซัมแวร์).
+   written `*word*` matches anywhere. A Thai ignore phrase needs only the end
+   boundary (newmm glues `เจาะตลาด|อาเซียน`). The segmenter uses pythainlp's
+   dictionary plus the few loanwords it cannot segment (`EXTRA_WORDS`).
+   Candidates that usually change nothing are verified last, only where they can
+   count: sides of co-occurrence terms when the other side is near, negative
+   terms when the topic has a positive hit (most articles say "online" without
+   a scam word; verifying costs a segmentation).
 4. Drop hits inside an `ignore` phrase of the topic (`ภูมิภาคอาเซียน` is geography),
    and nested hits: where a longer term of the same topic covers a shorter one
    (`ความมั่นคงปลอดภัยไซเบอร์` covers `ไซเบอร์`), only the longest counts; of two
-   overlapping hits the one starting first (then the longer) counts.
+   overlapping hits the one starting first (then the longer) counts. A
+   co-occurrence term `a|b ~ c|d` hits where a side-one word and a side-two word
+   are at most `NEAR_CHARS` apart (either order): the span between them is one
+   hit, overlapping spans merge, and it does not hide the ordinary terms inside it.
 5. Score, per topic (all numbers are per-term weights from the config):
    - each distinct term adds `weight * field factor` of its best place
      (title 3, lead = first 500 body characters 1.5, rest of the body 1);
    - repetition adds `weight * 0.5 * log2(count)`;
    - body hits count fully only where they cluster: the body part of the score
-     uses the densest `CLUSTER_CHARS` window (a paragraph or agenda item); hits
-     outside that window add `weight * 0.5 * log2(count)` only. So one word in a
-     20-page speech stays low, while a cabinet summary with an ASEAN agenda item
-     (a cluster of hits) can pass.
+     uses the `CLUSTER_CHARS` window with the most positive weight (a paragraph or
+     agenda item); hits outside that window add `weight * 0.5 * log2(count)` only.
+     So one word in a 20-page speech stays low, while a cabinet summary with an
+     ASEAN agenda item (a cluster of hits) can pass;
+   - a negative weight is counter-evidence: it counts like a positive term but
+     once, without the repetition part (fake news in the title of a
+     technology-crime police release).
    A veto phrase anywhere forces no match; `require_any` needs one of its terms;
    each `require_all` group needs one of its terms.
 
 Known false positives: courtesy calls that thank Thailand for its ASEAN chairmanship
 in one sentence (`ประธานอาเซียน` is a strong term); articles whose title names a
-topic only as geography or as part of an event name (`CEBIT ASEAN`); cabinet
-summaries where a cyber term appears in a single agenda item about something
-else. Known misses: articles that describe an attack or scam without any topic
-vocabulary (e.g. a fake website "หลอกขาย" with no cyber word).
+topic only as part of an event or company name (`CEBIT ASEAN`, a business council);
+summit reports that list cybersecurity as one bullet among many challenges (two
+strong terms in one sentence); online-scam warnings mentioned in passing in a
+long release. Known misses: a topic in a single sentence of an article about
+something else (one strong term in the body scores its weight, below the
+threshold), and attacks described without any topic vocabulary.
 """
 
 from __future__ import annotations
@@ -42,7 +55,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import ahocorasick
 
@@ -53,6 +66,7 @@ LEAD_CHARS = 500
 WINDOW_CHARS = 40
 SNIPPET_CHARS = 60
 CLUSTER_CHARS = 1500
+NEAR_CHARS = 60  # most characters between the two sides of an `a ~ b` term
 FIELD_FACTORS = {"title": 3.0, "lead": 1.5, "body": 1.0}
 REPEAT_FACTOR = 0.5
 # Loanwords and abbreviations newmm splits badly (แรนซัมแวร์ -> แร|นซัมแวร์). Add
@@ -65,12 +79,17 @@ _HAS_THAI = re.compile(r"[\u0e00-\u0e7f]")
 
 @dataclass(frozen=True)
 class Term:
-    """One searchable term; `text` is normalised and has no `*` markers."""
+    """One searchable term; `text` is normalised and has no `*` markers.
+
+    A co-occurrence term (`a|b ~ c|d`) has no text of its own to search: `near`
+    holds its two sides, each a tuple of alternative terms.
+    """
 
     text: str
     weight: float
     prefix: bool = False
     substring: bool = False
+    near: tuple[tuple[Term, ...], ...] = ()
 
     @property
     def thai(self) -> bool:
@@ -78,7 +97,17 @@ class Term:
 
     @classmethod
     def parse(cls, raw: str, weight: float) -> Term:
-        """Read `word`, `word*` (prefix) or `*word*` (substring) syntax."""
+        """Read `word`, `word*` (prefix), `*word*` (substring) or `a|b ~ c|d` syntax."""
+        if "~" in raw:
+            sides = tuple(
+                tuple(cls.parse(alt, weight) for alt in side.split("|") if alt.strip("* "))
+                for side in raw.split("~")
+            )
+            if len(sides) != 2 or not all(sides):
+                raise ValueError(f"{raw!r}: a co-occurrence term is 'a|b ~ c|d'")
+            text = " ~ ".join("|".join(t.text + "*" * t.prefix for t in side) for side in sides)
+            return cls(text, weight, near=sides)
+        raw = raw.strip()
         substring = raw.startswith("*") and raw.endswith("*") and len(raw) > 2
         prefix = raw.endswith("*") and not substring
         return cls(normalize_text(raw.strip("*").strip()), weight, prefix, substring)
@@ -104,18 +133,24 @@ class Rules:
 
     topics: tuple[Topic, ...]
 
-    @property
+    # Cached on the instance: looking it up by the topics tuple hashed every term of
+    # every topic on each article (a tenth of the matching time with ~200 terms).
+    @cached_property
     def automaton(self) -> ahocorasick.Automaton:
         return _compile(self.topics)
 
 
-@lru_cache(maxsize=8)
 def _compile(topics: tuple[Topic, ...]) -> ahocorasick.Automaton:
     """Build one automaton over terms, ignore and veto phrases of every topic."""
     patterns: dict[str, list[tuple[str, str, Term | None]]] = {}
     for topic in topics:
         for term in topic.terms:
-            patterns.setdefault(term.text, []).append((topic.name, "term", term))
+            if not term.near:
+                patterns.setdefault(term.text, []).append((topic.name, "term", term))
+            for part in {p for side in term.near for p in side}:
+                uses = patterns.setdefault(part.text, [])
+                if (topic.name, "part", part) not in uses:
+                    uses.append((topic.name, "part", part))
         for phrase in topic.ignore:
             patterns.setdefault(normalize_text(phrase), []).append((topic.name, "ignore", None))
         for phrase in topic.veto:
@@ -184,14 +219,19 @@ class _Boundaries:
         return space if space != -1 else end
 
 
-def _verified(term: Term | None, text: str, start: int, end: int, bounds: _Boundaries) -> bool:
-    """Check that a hit at text[start:end] is a whole word (or allowed partial)."""
+def _verified(
+    term: Term | None, text: str, start: int, end: int, bounds: _Boundaries, kind: str = "term"
+) -> bool:
+    """Check that a hit at text[start:end] is a whole word (or allowed partial).
+
+    A Thai ignore phrase may begin inside a word: newmm glues the word before a
+    place name to it (เจาะตลาด|อาเซียน), and the phrase must still neutralise it."""
     if term is not None and term.substring:
         return True
     prefix_ok = term is not None and term.prefix
     is_thai = term.thai if term is not None else bool(_HAS_THAI.search(text[start:end]))
     if is_thai:
-        return bounds.at(start) and (prefix_ok or bounds.at(end))
+        return (kind == "ignore" or bounds.at(start)) and (prefix_ok or bounds.at(end))
     before = not _is_latin_word_char(text, start - 1)
     after = prefix_ok or not _is_latin_word_char(text, end)
     return before and after
@@ -206,24 +246,33 @@ def _snippet(text: str, start: int, end: int) -> str:
 
 @dataclass
 class _Found:
-    """Verified hits of one field, grouped by topic and kind."""
+    """Hits of one field, grouped by topic and kind. Co-occurrence parts and
+    negative-weight terms are kept unverified (`pending`): most articles have them
+    without anything they could change, and verifying costs a segmentation."""
 
+    text: str
+    bounds: _Boundaries
     terms: dict[str, list[tuple[int, int, Term]]]
+    pending: dict[str, list[tuple[int, int, Term]]]
     ignored: dict[str, list[tuple[int, int]]]
     vetoes: dict[str, str]
 
+    def verified(self, hits: list[tuple[int, int, Term]]) -> list[tuple[int, int, Term]]:
+        return [h for h in hits if _verified(h[2], self.text, h[0], h[1], self.bounds)]
+
 
 def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
-    found = _Found({}, {}, {})
+    found = _Found(text, _Boundaries(text), {}, {}, {}, {})
     if not text or len(automaton) == 0:
         return found
-    bounds = _Boundaries(text)
     for last, (pattern, uses) in automaton.iter(text):
         start, end = last - len(pattern) + 1, last + 1
         for topic, kind, term in uses:
-            if not _verified(term, text, start, end, bounds):
+            if term is not None and (kind == "part" or term.weight < 0):
+                found.pending.setdefault(topic, []).append((start, end, term))
+            elif not _verified(term, text, start, end, found.bounds, kind):
                 continue
-            if kind == "term" and term is not None:
+            elif kind == "term" and term is not None:
                 found.terms.setdefault(topic, []).append((start, end, term))
             elif kind == "ignore":
                 found.ignored.setdefault(topic, []).append((start, end))
@@ -232,12 +281,19 @@ def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
     return found
 
 
+def _outside(
+    hits: list[tuple[int, int, Term]], ignored: list[tuple[int, int]]
+) -> list[tuple[int, int, Term]]:
+    """The hits that are not inside an ignore phrase."""
+    return [h for h in hits if not any(m0 <= h[0] and h[1] <= m1 for m0, m1 in ignored)]
+
+
 def _kept(
     hits: list[tuple[int, int, Term]], ignored: list[tuple[int, int]]
 ) -> list[tuple[int, int, Term]]:
     """Drop hits inside an ignore phrase, and hits that a longer (or earlier) hit covers or
     overlaps: ความมั่นคงปลอดภัยไซเบอร์แห่งชาติ counts once, not also as ไซเบอร์แห่งชาติ."""
-    hits = [h for h in hits if not any(m0 <= h[0] and h[1] <= m1 for m0, m1 in ignored)]
+    hits = _outside(hits, ignored)
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
     kept: list[tuple[int, int, Term]] = []
     reach = -1  # furthest end of the hits kept so far
@@ -263,28 +319,85 @@ class _Hit:
         return "lead" if self.start < LEAD_CHARS else "body"
 
 
+def _gap(a: tuple[int, int, Term], b: tuple[int, int, Term]) -> int | None:
+    """Characters between two hits that do not overlap, or None."""
+    if a[1] <= b[0] or b[1] <= a[0]:
+        return max(a[0], b[0]) - min(a[1], b[1])
+    return None
+
+
+def _is_near(a: tuple[int, int, Term], b: tuple[int, int, Term]) -> bool:
+    gap = _gap(a, b)
+    return gap is not None and gap <= NEAR_CHARS
+
+
+def _near_hits(
+    term: Term, parts: list[tuple[int, int, Term]], found: _Found, ignored: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Spans where a word of one side of `term` is within NEAR_CHARS characters of a
+    word of the other side (either order). Only words with a partner near are
+    verified. Overlapping spans merge, so a sentence repeating the words counts once."""
+    one = [h for h in parts if h[2] in term.near[0]]
+    two = [h for h in parts if h[2] in term.near[1]]
+    one, two = (
+        [h for h in one if any(_is_near(h, o) for o in two)],
+        [h for h in two if any(_is_near(h, o) for o in one)],
+    )
+    one, two = (_outside(found.verified(side), ignored) for side in (one, two))
+    spans: list[tuple[int, int]] = []
+    for hit in sorted(one, key=lambda h: h[:2]):
+        near = [(_gap(hit, o), o) for o in two if _is_near(hit, o)]
+        if not near:
+            continue
+        other = min(near, key=lambda n: n[0] or 0)[1]
+        start, end = min(hit[0], other[0]), max(hit[1], other[1])
+        if spans and start < spans[-1][1]:
+            spans[-1] = (min(start, spans[-1][0]), max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
 def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hit]:
-    hits = []
+    """Kept hits of a topic. Pending hits are verified only where they can count:
+    co-occurrence words with a partner near, negative terms when a positive hit exists."""
+    hits: list[_Hit] = []
+    negative: list[tuple[str, tuple[int, int, Term]]] = []
     for field, (_, found) in fields.items():
-        kept = _kept(found.terms.get(topic.name, []), found.ignored.get(topic.name, []))
+        ignored = found.ignored.get(topic.name, [])
+        kept = _kept(found.terms.get(topic.name, []), ignored)
         hits.extend(_Hit(term, field, s, e) for s, e, term in kept)
+        pending = found.pending.get(topic.name, [])
+        negative.extend((field, h) for h in pending if h[2].weight < 0 and not h[2].near)
+        for term in [t for t in topic.terms if t.near] if pending else ():
+            spans = _near_hits(term, pending, found, ignored)
+            hits.extend(_Hit(term, field, s, e) for s, e in spans)
+    for field, hit in negative if hits else ():
+        found = fields[field][1]
+        for s, e, term in _kept(found.verified([hit]), found.ignored.get(topic.name, [])):
+            hits.append(_Hit(term, field, s, e))
     return hits
 
 
 def _densest(hits: list[_Hit]) -> set[int]:
-    """Indexes of the body hits in the CLUSTER_CHARS window with the most weight."""
+    """Indexes of the body hits in the CLUSTER_CHARS window with the most positive weight,
+    plus the negative-weight hits inside that window (they cannot steer its choice)."""
     body = sorted((h.start, i, h.term.weight) for i, h in enumerate(hits) if h.place == "body")
+    positive = [b for b in body if b[2] > 0]
     best: tuple[float, int, int] = (0.0, 0, 0)
     left = 0
     total = 0.0
-    for right, (start, _, weight) in enumerate(body):
+    for right, (start, _, weight) in enumerate(positive):
         total += weight
-        while start - body[left][0] > CLUSTER_CHARS:
-            total -= body[left][2]
+        while start - positive[left][0] > CLUSTER_CHARS:
+            total -= positive[left][2]
             left += 1
         if total > best[0]:
             best = (total, left, right + 1)
-    return {body[k][1] for k in range(best[1], best[2])}
+    if not best[0]:
+        return set()
+    first, last = positive[best[1]][0], positive[best[2] - 1][0]
+    return {i for start, i, _ in body if first <= start <= last}
 
 
 def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int]]]:
@@ -297,13 +410,16 @@ def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int]]]:
     shown: dict[str, tuple[_Hit, int]] = {}
     for text, items in by_term.items():
         weight = items[0][1].term.weight
+        # Counter-evidence counts once, at its best place: it says the article has
+        # another subject, and saying so again does not make that subject ours less.
+        repeat = REPEAT_FACTOR * math.log2(len(items)) if weight > 0 else 0.0
         counted = [h for i, h in items if h.place != "body" or i in cluster]
         if counted:
             best = max(counted, key=lambda h: FIELD_FACTORS[h.place])
-            score += weight * (FIELD_FACTORS[best.place] + REPEAT_FACTOR * math.log2(len(items)))
+            score += weight * (FIELD_FACTORS[best.place] + repeat)
         else:
             best = items[0][1]
-            score += weight * REPEAT_FACTOR * math.log2(len(items))
+            score += weight * repeat
         shown[text] = (best, len(items))
     return score, shown
 
@@ -312,7 +428,7 @@ def _original_snippet(raw: str, norm: str, hit: _Hit) -> str:
     """Snippet in the original case when normalisation kept offsets, else normalised."""
     if (
         len(raw) == len(norm)
-        and normalize_text(raw[hit.start : hit.end]) == hit.term.text[: hit.end - hit.start]
+        and normalize_text(raw[hit.start : hit.end]) == norm[hit.start : hit.end]
     ):
         return _snippet(raw, hit.start, hit.end)
     return _snippet(norm, hit.start, hit.end)

@@ -75,3 +75,16 @@ def test_channel_topic_must_exist(tmp_path: Path):
     extra = '[channels.c]\nkind = "apprise"\nurl_env = "U"\ntopics = ["sports"]\n'
     with pytest.raises(ConfigError, match="channels.c.topics: topic names"):
         load_settings(write_config(tmp_path, GOOD_SOURCE, extra=extra), env={"U": "json://h/x"})
+
+
+def test_malformed_co_occurrence_term_names_the_term(tmp_path: Path):
+    topics = tmp_path / "bad-topics.toml"
+    topics.write_text(
+        '[topics.scams]\nthreshold = 1\n[topics.scams.terms]\n"หลอกลวง ~ " = 2\n',
+        encoding="utf-8",
+    )
+    path = write_config(tmp_path, GOOD_SOURCE)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(str(CONFIG / "topics.toml"), str(topics)), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"terms\.'หลอกลวง ~ ': a term, or 'a\|b ~ c\|d'"):
+        load_settings(path, env={})
