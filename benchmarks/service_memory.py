@@ -66,15 +66,8 @@ THREADS = 10  # APScheduler 3's default ThreadPoolExecutor
 SAMPLE = "ความมั่นคงปลอดภัยไซเบอร์ของอาเซียน"
 
 
-def _newmm() -> None:
-    """The matcher's newmm trie (pythainlp's word list + its extra words), as loaded."""
-    from monitor.match import _segmenter
-
-    _segmenter()(SAMPLE)
-
-
-def _nlpo3() -> None:
-    """The search index's nlpo3 copy of the same word list, as loaded."""
+def _dictionary() -> None:
+    """The one Thai dictionary matching and the search index share, as loaded."""
     from monitor.thai import segment
 
     segment(SAMPLE)
@@ -96,8 +89,7 @@ STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("apprise", lambda: __import__("apprise")),
     ("pyahocorasick", lambda: __import__("ahocorasick")),
     ("pythainlp (import)", lambda: __import__("pythainlp.tokenize")),
-    ("newmm trie of the matcher (monitor.match)", _newmm),
-    ("nlpo3 dictionary of the search index (monitor.thai)", _nlpo3),
+    ("Thai dictionary (monitor.thai, nlpo3)", _dictionary),
     ("trafilatura", lambda: __import__("trafilatura")),
     ("monitor modules", _monitor),
 )

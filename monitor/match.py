@@ -12,8 +12,9 @@ Method:
    side (`ASEAN-Japan` counts, `concert` does not contain `CERT`). A term written
    `word*` may continue after its end (`cyber*` matches `cybersecurity`); a term
    written `*word*` matches anywhere. A Thai ignore phrase needs only the end
-   boundary (newmm glues `เจาะตลาด|อาเซียน`). The segmenter uses pythainlp's
-   dictionary plus the few loanwords it cannot segment (`EXTRA_WORDS`).
+   boundary (newmm glues `เจาะตลาด|อาเซียน`). The segmenter (`thai.word_boundaries`)
+   uses pythainlp's dictionary plus the few loanwords it cannot segment
+   (`thai.EXTRA_WORDS`), the same dictionary as the search index.
    Candidates that usually change nothing are verified last, only where they can
    count: sides of co-occurrence terms when the other side is near, negative
    terms when the topic has a positive hit (most articles say "online" without
@@ -55,12 +56,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import ahocorasick
 
 from monitor.models import Match, TermHit, TopicResult
-from monitor.thai import normalize_text
+from monitor.thai import normalize_text, word_boundaries
 
 LEAD_CHARS = 500
 WINDOW_CHARS = 40
@@ -69,10 +70,6 @@ CLUSTER_CHARS = 1500
 NEAR_CHARS = 60  # most characters between the two sides of an `a ~ b` term
 FIELD_FACTORS = {"title": 3.0, "lead": 1.5, "body": 1.0}
 REPEAT_FACTOR = 0.5
-# Loanwords and abbreviations newmm splits badly (แรนซัมแวร์ -> แร|นซัมแวร์). Add
-# only words the segmenter cannot otherwise segment: adding compound keywords
-# makes nested keywords disappear (see NOTES.md).
-EXTRA_WORDS = ("แรนซัมแวร์", "ฟิชชิ่ง", "สกมช", "ไทยเซิร์ต", "บอตเน็ต", "วันนาคราย")
 _LATIN_WORD = re.compile(r"[a-z0-9]")
 _HAS_THAI = re.compile(r"[\u0e00-\u0e7f]")
 
@@ -163,26 +160,6 @@ def _compile(topics: tuple[Topic, ...]) -> ahocorasick.Automaton:
     return automaton
 
 
-@lru_cache(maxsize=1)
-def _segmenter():  # type: ignore[no-untyped-def]
-    """newmm with pythainlp's word list plus EXTRA_WORDS; loaded once (~0.5 s)."""
-    from pythainlp.corpus import thai_words
-    from pythainlp.tokenize import word_tokenize
-    from pythainlp.util import dict_trie
-
-    trie = dict_trie(set(thai_words()) | set(EXTRA_WORDS))
-
-    def boundaries(text: str) -> set[int]:
-        bounds = {0, len(text)}
-        offset = 0
-        for token in word_tokenize(text, custom_dict=trie, engine="newmm", keep_whitespace=True):
-            offset += len(token)
-            bounds.add(offset)
-        return bounds
-
-    return boundaries
-
-
 def _is_latin_word_char(text: str, index: int) -> bool:
     return 0 <= index < len(text) and bool(_LATIN_WORD.match(text[index]))
 
@@ -201,7 +178,7 @@ class _Boundaries:
         if window not in self._cache:
             start = self._widen_left(window * WINDOW_CHARS - WINDOW_CHARS)
             end = self._widen_right(window * WINDOW_CHARS + 2 * WINDOW_CHARS)
-            self._cache[window] = {start + b for b in _segmenter()(self.text[start:end])}
+            self._cache[window] = {start + b for b in word_boundaries(self.text[start:end])}
         return index in self._cache[window]
 
     # The segmenter must not start or stop inside a word: move a window edge to

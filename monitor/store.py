@@ -30,7 +30,7 @@ from sqlite_utils import Migrations
 
 from monitor.errors import QueryError, StoreError
 from monitor.models import Item, Match, SourceReport
-from monitor.thai import normalize_text, segment
+from monitor.thai import EXTRA_WORDS, normalize_text, segment
 from monitor.urls import url_key
 
 migrations = Migrations("thai-news-monitor")
@@ -176,6 +176,42 @@ def m006_search_keyed_by_date(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO titles_fts (rowid, title) SELECT rowid, title FROM items_fts_by_date")
     db.execute("DROP TABLE items_fts")
     db.execute("ALTER TABLE items_fts_by_date RENAME TO items_fts")
+
+
+@migrations()
+def m007_reindex_extra_words(db: sqlite_utils.Database) -> None:
+    """The index now splits words with thai.EXTRA_WORDS too (matching's dictionary, one
+    dictionary in memory instead of two): re-index the items that contain them."""
+    where = " OR ".join("title LIKE ? OR body LIKE ?" for _ in EXTRA_WORDS)
+    params = [f"%{word}%" for word in EXTRA_WORDS for _ in range(2)]
+    rows = db.execute(f"SELECT id, title, body FROM items WHERE {where}", params).fetchall()
+    for item_id, title, body in rows:
+        _unindex_text(db, [item_id])
+        _index_text(db, item_id, title, body)
+
+
+def _unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
+    marks = ",".join("?" * len(ids))
+    for index in ("items_fts", "titles_fts"):
+        db.execute(
+            f"DELETE FROM {index} WHERE rowid IN (SELECT {SEARCH_KEY} FROM items "
+            f"WHERE id IN ({marks}))",
+            ids,
+        )
+
+
+def _index_text(db: sqlite_utils.Database, item_id: int, title: str, body: str) -> None:
+    """Index a stored item's title and body (SEARCH_KEY reads its date from the row)."""
+    words = search_text(title)
+    db.execute(
+        f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
+        "WHERE id = ?",
+        [words, search_text(body), item_id],
+    )
+    db.execute(
+        f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
+        [words, item_id],
+    )
 
 
 def _process_alive(pid: int | None) -> bool:
@@ -356,13 +392,8 @@ class Store:
 
     def _unindex(self, ids: list[int]) -> None:
         """Remove items from the search index and the near-duplicate tables."""
+        _unindex_text(self.db, ids)
         marks = ",".join("?" * len(ids))
-        for index in ("items_fts", "titles_fts"):
-            self.db.execute(
-                f"DELETE FROM {index} WHERE rowid IN (SELECT {SEARCH_KEY} FROM items "
-                f"WHERE id IN ({marks}))",
-                ids,
-            )
         for table in ("item_signatures", "item_bands"):
             self.db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
 
@@ -370,16 +401,7 @@ class Store:
         """Index an item's text for search and its signature for near-duplicate lookup."""
         if item_id > ID_MASK:
             raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
-        title = search_text(item.title)
-        self.db.execute(
-            f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
-            "WHERE id = ?",
-            [title, search_text(item.body), item_id],
-        )
-        self.db.execute(
-            f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
-            [title, item_id],
-        )
+        _index_text(self.db, item_id, item.title, item.body)
         if signature:
             self.db.execute(
                 "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",

@@ -10,6 +10,7 @@ and raised on `/` separators (see SOURCES.md), and these forms are few.
 from __future__ import annotations
 
 import re
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -100,39 +101,53 @@ def normalize_text(text: str) -> str:
     return text.casefold()
 
 
+# Loanwords and abbreviations newmm splits badly (แรนซัมแวร์ -> แร|นซัมแวร์). Add
+# only words the segmenter cannot otherwise segment: adding compound keywords
+# makes nested keywords disappear (see NOTES.md). Changing this list changes how
+# stored items are indexed: add a store migration that re-indexes the new words.
+EXTRA_WORDS = ("แรนซัมแวร์", "ฟิชชิ่ง", "สกมช", "ไทยเซิร์ต", "บอตเน็ต", "วันนาคราย")
+DICT_NAME = "thai-news-monitor"
+
+
 @lru_cache(maxsize=1)
-def _tokenizer():  # type: ignore[no-untyped-def]
-    """Import the segmenter once; its dictionary load costs ~0.5 s and ~90 MB."""
-    from pythainlp.tokenize import word_tokenize
+def _tokenizer() -> Callable[[str], list[str]]:
+    """newmm on pythainlp's word list plus EXTRA_WORDS: one dictionary for matching and
+    for the search index, loaded once.
 
-    return word_tokenize
-
-
-@lru_cache(maxsize=1)
-def _search_segmenter() -> Callable[[str], list[str]]:
-    """nlpo3 (newmm in Rust, ~5x faster) on pythainlp's word list; pythainlp's newmm without it.
-
-    The two agree on Thai words; they differ only on where punctuation next to
-    Latin text is split, which the FTS5 tokenizer removes anyway.
+    nlpo3 (newmm in Rust, ~5x faster, 59 MB) when it has a wheel for this platform,
+    else pythainlp's newmm (a Python trie of 73 MB). The two agree on Thai words;
+    they differ only on where punctuation next to Latin text is split.
     """
+    words = Path(corpus_path()) / "words_th.txt"
     try:
         import nlpo3
-    except ImportError:  # no wheel for this platform
-        return lambda text: _tokenizer()(text, engine="newmm", keep_whitespace=False)
-    nlpo3.load_dict(str(Path(corpus_path()) / "words_th.txt"), "thai-news-monitor")
-    return lambda text: nlpo3.segment(text, "thai-news-monitor")
+    except ImportError:
+        from pythainlp.tokenize import word_tokenize
+        from pythainlp.util import dict_trie
+
+        lines = words.read_text(encoding="utf-8").splitlines()
+        trie = dict_trie([*lines, *EXTRA_WORDS])
+        return lambda text: word_tokenize(
+            text, custom_dict=trie, engine="newmm", keep_whitespace=True
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        merged = Path(folder) / "words.txt"
+        extra = "\n" + "\n".join(EXTRA_WORDS) + "\n"
+        merged.write_text(words.read_text(encoding="utf-8") + extra, encoding="utf-8")
+        nlpo3.load_dict(str(merged), DICT_NAME)
+    return lambda text: nlpo3.segment(text, DICT_NAME)
 
 
 def segment(text: str) -> list[str]:
     """Split text into words for the search index and search queries (whitespace dropped)."""
-    return [word for word in _search_segmenter()(text) if not word.isspace()]
+    return [word for word in _tokenizer()(text) if not word.isspace()]
 
 
 def word_boundaries(text: str) -> set[int]:
-    """Offsets in `text` where a word starts or ends, by `newmm` segmentation."""
+    """Offsets in `text` where a word starts or ends."""
     bounds = {0, len(text)}
     offset = 0
-    for token in _tokenizer()(text, engine="newmm", keep_whitespace=True):
+    for token in _tokenizer()(text):
         offset += len(token)
         bounds.add(offset)
     return bounds

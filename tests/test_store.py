@@ -182,3 +182,25 @@ def test_a_claim_left_by_a_failed_flush_of_this_process_is_taken_back_later(tmp_
     assert store.claim_due_alerts(NOW + timedelta(minutes=5), ["email"]) == []
     retaken = store.claim_due_alerts(NOW + timedelta(hours=1), ["email"])
     assert [row["status"] for row in retaken] == ["sending"]
+
+
+def test_items_indexed_before_the_extra_words_are_found_by_them(tmp_path: Path):
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m007_reindex_extra_words")
+    db["items"].insert(
+        {"id": 3, "url": "https://a/3", "url_key": "a/3", "source": "s", "title": "คำเตือน",
+         "body": "แรนซัมแวร์ระบาด", "published_at": "2024-05-01T00:00:00Z",
+         "first_seen_at": "2024-05-01T00:00:00Z", "matched_topics": ""}
+    )  # fmt: skip
+    key = (int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) << 26) | 3
+    # How the index split it before: the loanword in two pieces.
+    db.execute(
+        "INSERT INTO items_fts (rowid, title, body) VALUES (?, 'คำเตือน', 'แร นซัมแวร์ ระบาด')",
+        [key],
+    )
+    db.execute("INSERT INTO titles_fts (rowid, title) VALUES (?, 'คำเตือน')", [key])
+    db.conn.commit()
+    db.close()
+
+    assert [r["id"] for r in Store(path).find("แรนซัมแวร์")] == [3]
