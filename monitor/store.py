@@ -190,6 +190,11 @@ def m007_reindex_extra_words(db: sqlite_utils.Database) -> None:
         _index_text(db, item_id, title, body)
 
 
+@migrations()
+def m008_filter_index(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE INDEX items_filters ON items (id, source, matched_topics, published_at)")
+
+
 def _unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
     marks = ",".join("?" * len(ids))
     for index in ("items_fts", "titles_fts"):
@@ -564,16 +569,32 @@ class Store:
             if not keys:
                 return
             ids = [key & ID_MASK for key in keys]
-            marks = ",".join("?" * len(ids))
-            sql = f"SELECT {_columns(filters)} FROM items WHERE items.id IN ({marks})"
-            rows = {
-                row["id"]: row
-                for row in self._read_dicts(sql + "".join(f" AND {w}" for w in where), ids + params)
-            }
-            yield from (rows[i] for i in ids if i in rows)
+            if where:
+                ids = self._passing(ids, where, params)
+            for start in range(0, len(ids), 50):  # the caller may need only a few
+                batch = ids[start : start + 50]
+                marks = ",".join("?" * len(batch))
+                sql = f"SELECT {_columns(filters)} FROM items WHERE items.id IN ({marks})"
+                rows = {row["id"]: row for row in self._read_dicts(sql, batch)}
+                yield from (rows[i] for i in batch if i in rows)
             if len(keys) < chunk:
                 return
             high, chunk = keys[-1] - 1, min(chunk * 4, 5000)
+
+    def _passing(self, ids: list[int], where: list[str], params: list[Any]) -> list[int]:
+        """Those of `ids` that pass the filters, in order, read from the items_filters index
+        alone (the filtered columns lie after the body in a row: reading them from the
+        table reads the whole body)."""
+        marks = ",".join("?" * len(ids))
+        passing = {
+            item_id
+            for (item_id,) in self._read(
+                f"SELECT id FROM items INDEXED BY items_filters WHERE id IN ({marks}) AND "
+                + " AND ".join(where),
+                ids + params,
+            )
+        }
+        return [i for i in ids if i in passing]
 
     def _listing(self, filters: Filters, limit: int | None) -> Iterator[dict[str, Any]]:
         where, params = filters.sql()

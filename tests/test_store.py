@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlite_utils
 
 from monitor.errors import QueryError
-from monitor.models import Item, Match
+from monitor.models import Item, Match, TopicResult
 from monitor.store import Filters, Store, migrations, search_text
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -204,3 +205,22 @@ def test_items_indexed_before_the_extra_words_are_found_by_them(tmp_path: Path):
     db.close()
 
     assert [r["id"] for r in Store(path).find("แรนซัมแวร์")] == [3]
+
+
+def test_search_filters_by_source_topic_and_match(tmp_path: Path):
+    store = Store(tmp_path / "m.db")
+    cyber = Match((TopicResult("cybersecurity", 9.0, True, ()),))
+    for n, (source, match) in enumerate([("a", cyber), ("b", Match()), ("a", Match())]):
+        item = Item(
+            url=f"https://f/{n}", source=source, title=f"ข่าว {n}", body="ภัยไซเบอร์",
+            published_at=f"2026-0{n + 1}-01T00:00:00Z", content_hash=f"f{n}",
+        )  # fmt: skip
+        store.save_item(item, match, {}, NOW)
+
+    def titles(**filters: Any) -> list[str]:
+        return [r["title"] for r in store.find("ภัยไซเบอร์", Filters(**filters))]
+
+    assert titles(source="a") == ["ข่าว 2", "ข่าว 0"]
+    assert titles(topic="cybersecurity") == ["ข่าว 0"]
+    assert titles(matched=False) == ["ข่าว 2", "ข่าว 1"]
+    assert titles(source="b", topic="cybersecurity") == []
