@@ -417,10 +417,18 @@ class Store:
                 [(key, item_id) for key in band_keys],
             )
 
-    def stored_hash(self, item_id: int) -> str:
-        """The content hash of the item's current text ("" when unknown)."""
-        row = self.db.execute("SELECT content_hash FROM items WHERE id = ?", [item_id]).fetchone()
-        return (row[0] or "") if row else ""
+    def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str]]:
+        """url -> (id, title, content hash) for those of `urls` that are an item's own page
+        (not an "also published at" copy): the pages whose edits revise the item."""
+        keys = {url_key(u): u for u in urls}
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self.db.execute(
+            f"SELECT url_key, id, title, content_hash FROM items WHERE url_key IN ({marks})",
+            list(keys),
+        ).fetchall()
+        return {keys[key]: (item_id, title, digest or "") for key, item_id, title, digest in rows}
 
     def revise_item(
         self,

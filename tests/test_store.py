@@ -105,7 +105,9 @@ def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: St
     shown = store.item(item_id)
     assert shown["body"] == "คำเตือนมัลแวร์เรียกค่าไถ่ฉบับแก้ไข"
     assert [r["title"] for r in shown["revisions"]] == ["Ransomware warning"]
-    assert store.stored_hash(item_id) == "v2"
+    assert store.own_items(["https://a/3", "https://a/9"]) == {
+        "https://a/3": (item_id, "Ransomware warning (updated)", "v2")
+    }
     assert store.count_items() == 3
 
 
