@@ -165,50 +165,131 @@ def write_config(folder: Path, base: str, n: int, kind: str, workers: int) -> Pa
     return path
 
 
-def _cycle(run_once: Callable[..., Any], settings: Any, store: Any) -> dict[str, Any]:
-    from datetime import UTC, datetime
+# Stages of a cycle: the functions each stage calls, wrapped in the benchmark process
+# (monitor/ is not changed). Time in no stage ("other") is the pipeline's own glue,
+# logging, the job threads and the alert flush.
+STAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    ("fetch (HTTP, robots, decode)", (("monitor.fetch", "Fetcher", "get"),)),
+    ("parse feed / listing", (("monitor.extract", "", "parse_page"),)),
+    ("extract", (("monitor.extract", "", "extract_article"),
+                 ("monitor.extract", "", "item_from_entry"))),
+    ("dedup (hash, signature, lookups)", (
+        ("monitor.dedup", "", "content_hash"), ("monitor.dedup", "", "signature"),
+        ("monitor.dedup", "", "band_keys"), ("monitor.dedup", "", "classify"),
+        ("monitor.store", "Store", "id_for_url"), ("monitor.store", "Store", "id_for_hash"),
+        ("monitor.store", "Store", "near_candidates"), ("monitor.store", "Store", "known_urls"),
+    )),
+    ("match", (("monitor.pipeline", "", "match"), ("monitor.pipeline", "", "route"))),
+    ("store (items, FTS, state)", tuple(("monitor.store", "Store", name) for name in (
+        "save_item", "add_alias", "validators", "save_validators", "walk_cursor",
+        "save_walk_cursor", "clear_walk_cursor", "source_state", "record_run", "__init__",
+    ))),
+    ("  of which FTS segmentation", (("monitor.store", "", "search_text"),)),
+    ("alert outbox flush", (("monitor.alert", "", "send_pending"),)),
+    ("other", ()),
+)  # fmt: skip
 
+
+def _stage_clock() -> Any:
+    """A StageClock (benchmarks/bulk_pipeline.py) around the monitor's stage functions."""
+    import importlib
+
+    from bulk_pipeline import StageClock
+
+    clock = StageClock(tuple(name for name, _ in STAGES))
+    for stage, targets in STAGES:
+        for module, owner, attr in targets:
+            target = importlib.import_module(module)
+            clock.wrap(getattr(target, owner) if owner else target, attr, stage)
+    return clock
+
+
+def _cycle(cycle: Callable[[], list[Any]], clock: Any) -> dict[str, Any]:
     cpu, wall = time.process_time(), time.perf_counter()
-    report = run_once(settings, store, now=datetime.now(UTC))
+    reports = cycle()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return {
+    out = {
         "cpu": cpu,
         "wall": wall,
-        "found": sum(s.found for s in report.sources),
-        "new": sum(s.new for s in report.sources),
-        "matched": sum(s.matched for s in report.sources),
-        "not_modified": sum(bool(s.not_modified) for s in report.sources),
-        "errors": [s.error for s in report.sources if s.error][:3],
-        "n_errors": sum(bool(s.error) for s in report.sources),
-        "problems": sum(len(s.problems) for s in report.sources),
-        "problem_samples": [p for s in report.sources for p in s.problems][:3],
+        "found": sum(s.found for s in reports),
+        "new": sum(s.new for s in reports),
+        "matched": sum(s.matched for s in reports),
+        "not_modified": sum(bool(s.not_modified) for s in reports),
+        "errors": [s.error for s in reports if s.error][:3],
+        "n_errors": sum(bool(s.error) for s in reports),
+        "problems": sum(len(s.problems) for s in reports),
+        "problem_samples": [p for s in reports for p in s.problems][:3],
     }
+    if clock is not None:
+        out["stages"] = dict(clock.cpu)
+        out["stages"]["other"] = cpu - sum(
+            v for k, v in clock.cpu.items() if k != "other" and not k.startswith("  ")
+        )
+        clock.reset()
+    return out
 
 
-def ours(base: str, n: int, kind: str, publish: list[int], workers: int) -> dict[str, Any]:
-    """First cycle, unchanged cycle and (optionally) a cycle after publishing, in one process."""
-    import logging
+def _log_like_the_cli() -> None:
+    """One INFO line per source per run, formatted as the CLI does, written nowhere."""
+    from monitor.cli_common import setup_logging
 
-    logging.getLogger("monitor").setLevel(logging.ERROR)  # counts come from the reports
+    stderr, sys.stderr = sys.stderr, open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        setup_logging(True)
+    finally:
+        sys.stderr = stderr
+
+
+def ours(
+    base: str, n: int, kind: str, publish: list[int], workers: int, mode: str, stages: bool
+) -> dict[str, Any]:
+    """First cycle, unchanged cycle and (optionally) a cycle after publishing, in one process.
+
+    `service`: a cycle is what `monitor serve` does when every source is due, each
+    source's scheduler job (`schedule.SourceJobs.run`) on a pool of the scheduler's
+    size, with the jobs' shared Fetcher and per-thread store connections kept from
+    one cycle to the next. `once`: `pipeline.run_once` over all sources with a new
+    Fetcher each cycle, as each `monitor run --once` does.
+    """
     cpu, wall = time.process_time(), time.perf_counter()
     sys.path.insert(0, str(REPO))
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime
+
     from monitor.config import load_settings
     from monitor.match import match
     from monitor.pipeline import run_once
+    from monitor.schedule import JOB_THREADS, SourceJobs
     from monitor.store import Store, search_text
 
+    _log_like_the_cli()
+    clock = _stage_clock() if stages else None
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="workload-cycle-") as tmp:
         settings = load_settings(write_config(Path(tmp), base, n, kind, workers), env={})
         store = Store(settings.db_path)
         match("ไซเบอร์", "ความมั่นคงปลอดภัยไซเบอร์", settings.rules)  # load dictionaries
         search_text("ความมั่นคงปลอดภัยไซเบอร์")
+        if mode == "service":
+            jobs = SourceJobs(settings)
+            pool = ThreadPoolExecutor(JOB_THREADS)
+
+            def cycle() -> list[Any]:
+                return [s for r in pool.map(jobs.run, settings.sources) for s in r.sources]
+
+        else:
+
+            def cycle() -> list[Any]:
+                return list(run_once(settings, store, now=datetime.now(UTC)).sources)
+
+        if clock is not None:
+            clock.reset()
         out["startup_cpu"] = time.process_time() - cpu
         out["startup_wall"] = time.perf_counter() - wall
         out["rss_after_startup"] = peak_rss_mb()
-        out["first"] = _cycle(run_once, settings, store)
+        out["first"] = _cycle(cycle, clock)
         get_json(f"{base}/_control/reset")
-        out["unchanged"] = _cycle(run_once, settings, store)
+        out["unchanged"] = _cycle(cycle, clock)
         out["unchanged_requests"] = get_json(f"{base}/_control/stats")["total"]
         out["peak_rss"] = peak_rss_mb()
         if publish:
@@ -217,7 +298,7 @@ def ours(base: str, n: int, kind: str, publish: list[int], workers: int) -> dict
                 for k in publish
                 for rec in get_json(f"{base}/_control/publish?source={k}")["published"]
             ]
-            out["after_publish"] = _cycle(run_once, settings, store)
+            out["after_publish"] = _cycle(cycle, clock)
             found = 0
             for rec in published:
                 item_id = store.id_for_url(rec["article_url"])
@@ -225,6 +306,8 @@ def ours(base: str, n: int, kind: str, publish: list[int], workers: int) -> dict
                 title = (row.fetchone() or [""])[0] if item_id is not None else ""
                 found += title.strip() == rec["title"].strip()
             out["publish"] = {"expected": len(published), "found": found}
+        if mode == "service":
+            pool.shutdown()
         out["db_mb"] = sum(p.stat().st_size for p in Path(settings.db_path).parent.iterdir()) / 1e6
         store.close()
     return out
@@ -310,7 +393,19 @@ def _median(runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) 
     return statistics.median(key(r) for r in runs)
 
 
-def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str) -> None:
+def _stage_table(runs: list[dict[str, Any]], cycle: str, per: str, count: int) -> None:
+    """CPU per stage of one cycle, in ms per `per` (medians of the runs)."""
+    total = _median(runs, lambda r: r[cycle]["cpu"])
+    print(f"\nours, {cycle} cycle: CPU per stage, ms per {per} (median of {len(runs)} runs)")
+    print("| stage | CPU ms | share |")
+    print("|---|---|---|")
+    for stage in runs[0][cycle]["stages"]:
+        cpu = _median(runs, lambda r, s=stage: r[cycle]["stages"][s])
+        print(f"| {stage} | {1000 * cpu / count:.3f} | {100 * cpu / total:.0f}% |")
+    print(f"| total | {1000 * total / count:.3f} | 100% |")
+
+
+def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: str) -> None:
     print()
     print(f"{n} sources x 20 articles; medians of {len(next(iter(results.values())))} runs")
     print(
@@ -319,7 +414,8 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     labels = {
-        "ours": f"thai-news-monitor run_once ({kind}, articles fetched + extracted)",
+        "ours": f"thai-news-monitor {'serve jobs' if mode == 'service' else 'run --once'} "
+        f"({kind}, articles fetched + extracted)",
         "naive": "naive requests + BeautifulSoup(lxml), measured here",
     }
     for name, runs in results.items():
@@ -355,6 +451,9 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str) -> None:
         if last["first"]["errors"] or last["first"]["problem_samples"]:
             print(f"first cycle errors: {last['first']['errors']}")
             print(f"first cycle problems: {last['first']['problem_samples']}")
+        if "stages" in last["first"]:
+            _stage_table(runs, "first", "article page", max(1, last["first"]["new"]))
+            _stage_table(runs, "unchanged", "source", n)
         if "publish" in last:
             p, after = last["publish"], last["after_publish"]
             print(
@@ -388,9 +487,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="our sources: feeds or listing pages (default rss)")  # fmt: skip
     parser.add_argument("--publish", type=int, default=5, metavar="K",
                         help="sources to publish on in the last run (default 5)")  # fmt: skip
+    parser.add_argument("--mode", choices=("service", "once"), default="service",
+                        help="our cycle: each source's `monitor serve` job on the scheduler's "
+                        "threads (default), or `monitor run --once`")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1,
-                        help="our [fetch] max_workers (default 1: threads hit 'database is "
-                        "locked' in SQLite at the time of writing)")  # fmt: skip
+                        help="our [fetch] max_workers, for --mode once (default 1)")  # fmt: skip
+    parser.add_argument("--stages", action="store_true",
+                        help="also split our CPU time per pipeline stage")  # fmt: skip
     parser.add_argument("--only", choices=("ours", "naive"), help="run one monitor only")
     parser.add_argument("--run-timeout", type=float, default=900, metavar="S",
                         help="stop a run that takes longer (default %(default)s s)")  # fmt: skip
@@ -419,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "ours":
                     last = run == args.runs - 1
                     fn_args: tuple[Any, ...] = (
-                        server.base, args.n, args.kind, publish if last else [], args.workers
+                        server.base, args.n, args.kind, publish if last else [], args.workers,
+                        args.mode, args.stages,
                     )  # fmt: skip
                     r = in_fresh_process(ours, fn_args, args.run_timeout)
                 else:
@@ -441,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     results = {name: runs for name, runs in results.items() if runs}
     if results:
-        report(results, args.n, args.kind)
+        report(results, args.n, args.kind, args.mode)
     print(
         f"\nwall time of the benchmark: {time.monotonic() - began:.0f} s; "
         f"load average at end: {os.getloadavg()[0]:.2f}"

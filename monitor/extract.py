@@ -4,6 +4,14 @@ A listing gives links (and the next page); a feed gives entries, possibly with
 full text; an article page gives an `Item`. Odd markup never raises: what can be
 read is returned and what could not is recorded in `Item.problems`. Only a page
 with no title at all is an `ExtractError`, because nothing useful can be stored.
+
+Pages are parsed by lxml and queried with CSS selectors compiled to XPath
+(cssselect): an article of 40 KB takes 0.5 ms where BeautifulSoup over the same
+lxml parser took 7 ms, with the same tree and the same text (as `get_text`: text
+nodes in document order, no comments, no text of `<script>`, `<style>`,
+`<template>` or ruby annotations, blank strings made one space or newline). A
+selector that cssselect cannot read (soupsieve's own `:-soup-contains-own` of the
+thaigov-new preset) has its page read by BeautifulSoup, as before.
 """
 
 from __future__ import annotations
@@ -11,11 +19,15 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from html import unescape
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from bs4 import BeautifulSoup
+from cssselect import HTMLTranslator, SelectorError
+from cssselect.xpath import XPathExpr
 from lxml import etree
 
 from monitor.errors import ExtractError
@@ -28,31 +40,179 @@ _GENERIC_BODY = ("article", "main", "[role=main]", "#content", ".content", "body
 _NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form")
 
 
-def _soup(html: str) -> BeautifulSoup:
-    return BeautifulSoup(html, "lxml")
+_HIDDEN = ("script", "style", "template", "rt", "rp")
+_VISIBLE_TEXT = etree.XPath(
+    "descendant::text()[not(" + " or ".join(f"ancestor::{tag}" for tag in _HIDDEN) + ")]",
+    smart_strings=False,
+)
+_ALL_TEXT = etree.XPath("descendant::text()", smart_strings=False)
+_ASCII_SPACES = " \n\t\f\r"
+# BeautifulSoup keeps these attributes as lists of words, so soupsieve compares their
+# values with the words joined by one space.
+_WORD_LISTS = {f"@{a}" for a in ("class", "rel", "rev", "accept-charset", "headers",
+                                 "accesskey", "dropzone")}  # fmt: skip
+
+
+class _Page(Protocol):
+    """An HTML page queried with CSS selectors; nodes are the parser's own."""
+
+    def one(self, selector: str, scope: Any = None) -> Any: ...
+    def all(self, selector: str, scope: Any = None) -> list[Any]: ...
+    def text(self, node: Any = None, separator: str = "", strip: bool = False) -> str: ...
+    def attr(self, node: Any, name: str) -> str | None: ...
+    def drop(self, tags: tuple[str, ...]) -> None: ...
+    def inside(self, node: Any, tags: tuple[str, ...]) -> bool: ...
+
+
+class _Translator(HTMLTranslator):
+    """CSS to XPath, matching as soupsieve matches on BeautifulSoup's tree."""
+
+    def _words(self, xpath: XPathExpr, name: str) -> tuple[XPathExpr, str]:
+        if name not in _WORD_LISTS:
+            return xpath, name
+        return xpath.add_condition(name), f"normalize-space({name})"
+
+    def xpath_attrib_equals(self, xpath: XPathExpr, name: str, value: str | None) -> XPathExpr:
+        return super().xpath_attrib_equals(*self._words(xpath, name), value)
+
+    def xpath_attrib_different(self, xpath: XPathExpr, name: str, value: str | None) -> XPathExpr:
+        return super().xpath_attrib_different(xpath, self._words(xpath, name)[1], value)
+
+    def xpath_attrib_dashmatch(self, xpath: XPathExpr, name: str, value: str | None) -> XPathExpr:
+        return super().xpath_attrib_dashmatch(*self._words(xpath, name), value)
+
+    def xpath_attrib_prefixmatch(self, xpath: XPathExpr, name: str, value: str | None) -> XPathExpr:
+        return super().xpath_attrib_prefixmatch(*self._words(xpath, name), value)
+
+    def xpath_attrib_suffixmatch(self, xpath: XPathExpr, name: str, value: str | None) -> XPathExpr:
+        return super().xpath_attrib_suffixmatch(*self._words(xpath, name), value)
+
+    def xpath_attrib_substringmatch(
+        self, xpath: XPathExpr, name: str, value: str | None
+    ) -> XPathExpr:
+        return super().xpath_attrib_substringmatch(*self._words(xpath, name), value)
+
+
+_TRANSLATOR = _Translator()
+
+
+@lru_cache(maxsize=256)
+def _compiled(selector: str) -> etree.XPath | None:
+    """The selector as XPath; None when only soupsieve reads it (`:-soup-contains-own`,
+    and `:contains`, which cssselect reads differently)."""
+    if ":contains(" in selector:
+        return None
+    try:
+        return etree.XPath(_TRANSLATOR.css_to_xpath(selector))
+    except (SelectorError, etree.XPathError):
+        return None
+
+
+class _Lxml:
+    """The tree BeautifulSoup(html, "lxml") builds (libxml2's), without BeautifulSoup."""
+
+    def __init__(self, html: str) -> None:
+        parser = etree.HTMLParser()
+        parser.feed(html)  # as BeautifulSoup feeds it: one piece
+        self.root = parser.close()
+        if self.root is None:  # an empty page
+            self.root = etree.Element("html")
+
+    def one(self, selector: str, scope: Any = None) -> Any:
+        found = self.all(selector, scope)
+        return found[0] if found else None
+
+    def all(self, selector: str, scope: Any = None) -> list[Any]:
+        found = _compiled(selector)(self.root)  # type: ignore[misc]  # _parse checked it
+        if scope is None:
+            return list(found)
+        inside = set(scope.iterdescendants())  # matched in the whole page, as soupsieve does
+        return [node for node in found if node in inside]
+
+    def text(self, node: Any = None, separator: str = "", strip: bool = False) -> str:
+        node = self.root if node is None else node
+        strings = (_ALL_TEXT if node.tag in _HIDDEN else _VISIBLE_TEXT)(node)
+        if strip:
+            return separator.join(text for s in strings if (text := s.strip()))
+        # BeautifulSoup turns a string of ASCII spaces into one newline or one space.
+        return separator.join(
+            s if s.strip(_ASCII_SPACES) else "\n" if "\n" in s else " " for s in strings
+        )
+
+    def attr(self, node: Any, name: str) -> str | None:
+        return node.get(name)  # type: ignore[no-any-return]
+
+    def drop(self, tags: tuple[str, ...]) -> None:
+        for node in list(self.root.iter(*tags)):
+            # An empty comment in its place keeps the text before and after it two
+            # strings, as BeautifulSoup's `decompose` does (no selector sees a comment).
+            mark = etree.Comment()
+            mark.tail, node.tail = node.tail, None
+            node.getparent().replace(node, mark)
+
+    def inside(self, node: Any, tags: tuple[str, ...]) -> bool:
+        return any(parent.tag in tags for parent in node.iterancestors())
+
+
+class _Soup:
+    """A page parsed by BeautifulSoup, for selectors only soupsieve understands."""
+
+    def __init__(self, html: str) -> None:
+        self.soup = BeautifulSoup(html, "lxml")
+
+    def one(self, selector: str, scope: Any = None) -> Any:
+        return (self.soup if scope is None else scope).select_one(selector)
+
+    def all(self, selector: str, scope: Any = None) -> list[Any]:
+        return list((self.soup if scope is None else scope).select(selector))
+
+    def text(self, node: Any = None, separator: str = "", strip: bool = False) -> str:
+        return str((self.soup if node is None else node).get_text(separator, strip=strip))
+
+    def attr(self, node: Any, name: str) -> str | None:
+        value = node.get(name)
+        return value if isinstance(value, str) else None
+
+    def drop(self, tags: tuple[str, ...]) -> None:
+        for tag in self.soup(tags):
+            tag.decompose()
+
+    def inside(self, node: Any, tags: tuple[str, ...]) -> bool:
+        return node.find_parent(tags) is not None
+
+
+def _parse(html: str, *selectors: str) -> _Page:
+    """Parse with lxml, or with BeautifulSoup when a selector needs soupsieve."""
+    if all(_compiled(s) is not None for s in selectors if s):
+        return _Lxml(html)
+    return _Soup(html)
 
 
 def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], str]:
     """Article links of a listing page, in page order, and the next page's URL ("" if none)."""
-    soup = _soup(fetched.text)
-    scope = soup.select_one(rules.container) if rules.container else soup
+    page = _parse(fetched.text, rules.container, rules.links, rules.next_page)
+    if rules.container:
+        scope = page.one(rules.container)
+        links = page.all(rules.links, scope) if scope is not None else []
+    else:
+        links = page.all(rules.links)
     seen: dict[str, int] = {}
     entries: list[Entry] = []
-    for link in scope.select(rules.links) if scope else []:
-        href = link.get("href")
-        if not isinstance(href, str) or href.startswith(("#", "javascript:", "mailto:")):
+    for link in links:
+        href = page.attr(link, "href")
+        if href is None or href.startswith(("#", "javascript:", "mailto:")):
             continue
         url = canonical_url(urljoin(fetched.final_url, href))
-        title = clean_spaces(link.get_text(" ", strip=True))
+        title = clean_spaces(page.text(link, " ", strip=True))
         if url not in seen:
             seen[url] = len(entries)
             entries.append(Entry(url=url, title=title))
         elif title and not entries[seen[url]].title:  # a thumbnail link came first
             entries[seen[url]] = Entry(url=url, title=title)
     next_url = ""
-    if rules.next_page and (nxt := soup.select_one(rules.next_page)):
-        href = nxt.get("href")
-        if isinstance(href, str):
+    if rules.next_page and (nxt := page.one(rules.next_page)) is not None:
+        href = page.attr(nxt, "href")
+        if href is not None:
             next_url = urljoin(fetched.final_url, href)
     return entries, next_url
 
@@ -102,7 +262,7 @@ def parse_page(fetched: Fetched, source: Source) -> tuple[list[Entry], list[str]
 
 
 def _html_to_text(html: str) -> str:
-    return "\n".join(_lines(_soup(html).get_text("\n"))) if "<" in html else unescape(html)
+    return "\n".join(_lines(_parse(html).text(None, "\n"))) if "<" in html else unescape(html)
 
 
 def _lines(text: str) -> list[str]:
@@ -173,22 +333,22 @@ def _clean_body(lines: list[str], title: str, rules: ArticleRules) -> list[str]:
     return kept
 
 
-def _generic_text(html: str, soup: BeautifulSoup) -> str:
+def _generic_text(html: str, page: _Page) -> str:
     """Main text of a page with unknown layout: trafilatura, else the likeliest element."""
     import trafilatura  # imported on first use: ~0.3 s, only sources without selectors
 
     text = trafilatura.extract(html, include_comments=False, include_tables=True)
     if text:
         return text
-    node = next((n for sel in _GENERIC_BODY if (n := soup.select_one(sel))), soup)
-    return node.get_text("\n")
+    node = next((n for sel in _GENERIC_BODY if (n := page.one(sel)) is not None), None)
+    return page.text(node, "\n")
 
 
-def _canonical_link(soup: BeautifulSoup, page_url: str) -> str:
+def _canonical_link(page: _Page, page_url: str) -> str:
     """The page's own `<link rel=canonical>`, when it stays on the same host."""
-    node = soup.select_one("link[rel=canonical]")
-    href = node.get("href") if node else None
-    if not isinstance(href, str):
+    node = page.one("link[rel=canonical]")
+    href = page.attr(node, "href") if node is not None else None
+    if href is None:
         return ""
     url = canonical_url(urljoin(page_url, href))
     same_host = urlsplit(url).hostname == urlsplit(page_url).hostname
@@ -215,37 +375,39 @@ def extract_article(
     fetched: Fetched, entry: Entry, source: str, rules: ArticleRules, now: datetime
 ) -> Item:
     """An item from an article page, read with the source's selectors."""
-    soup = _soup(fetched.text)
+    page = _parse(fetched.text, rules.title, rules.date, rules.body, rules.category)
     problems: list[str] = []
-    title_node = soup.select_one(rules.title) if rules.title else None
-    title = clean_spaces(title_node.get_text(" ", strip=True)) if title_node else ""
+    title_node = page.one(rules.title) if rules.title else None
+    title = clean_spaces(page.text(title_node, " ", strip=True)) if title_node is not None else ""
     title = title.removeprefix(rules.title_strip_prefix).strip()
     if not title and entry.title:
         problems.append("title selector found nothing; the listing's link text is used")
         title = entry.title
     if not title:
         raise ExtractError("article page without a title", url=fetched.url)
-    date_node = soup.select_one(rules.date) if rules.date else None
-    date_text = date_node.get_text("\n") if date_node else entry.date_text
-    category_node = soup.select_one(rules.category) if rules.category else None
-    for tag in soup(_NOISE_TAGS):
-        tag.decompose()
-    body_node = soup.select_one(rules.body) if rules.body else None
+    date_node = page.one(rules.date) if rules.date else None
+    date_text = page.text(date_node, "\n") if date_node is not None else entry.date_text
+    category_node = page.one(rules.category) if rules.category else None
+    if category_node is not None and page.inside(category_node, _NOISE_TAGS):
+        category_node = None  # it goes with the noise, as it always did
+    page.drop(_NOISE_TAGS)
+    category = page.text(category_node, " ", strip=True) if category_node is not None else ""
+    body_node = page.one(rules.body) if rules.body else None
     if body_node is not None:
-        text = body_node.get_text("\n")
+        text = page.text(body_node, "\n")
     else:
         problems.append("body selector found nothing; generic extraction used")
-        text = _generic_text(fetched.text, soup)
+        text = _generic_text(fetched.text, page)
     body = "\n".join(_clean_body(_lines(text), title, rules))
     if not body:
         problems.append("empty body")
-    url = _canonical_link(soup, fetched.final_url) or entry.url
+    url = _canonical_link(page, fetched.final_url) or entry.url
     return Item(
         url=url,
         source=source,
         title=title,
         body=body,
         published_at=_published(clean_spaces(date_text).strip()[:400], now, problems),
-        category=clean_spaces(category_node.get_text(" ", strip=True)) if category_node else "",
+        category=clean_spaces(category),
         problems=tuple(problems),
     )

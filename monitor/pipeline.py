@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from queue import Empty, SimpleQueue
 
 from monitor import alert, dedup, extract
 from monitor.config import Settings
@@ -154,11 +155,11 @@ def walk_source(
 ) -> _Counts:  # fmt: skip
     """Walk a source's pages newest first, processing each page's new entries.
 
-    Before each page the pages still to visit are saved; a walk cut short (crash,
-    stop, a failing page) resumes them on the next run instead of stopping at the
-    first known item, so no listing page is skipped for good. A backfill walks on
-    past known items and keeps its own cursor, so the next backfill goes on from
-    where the last one stopped.
+    Before a page's entries are processed the pages still to visit are saved; a walk
+    cut short (crash, stop, a failing page) resumes them on the next run instead of
+    stopping at the first known item, so no listing page is skipped for good. A
+    backfill walks on past known items and keeps its own cursor, so the next backfill
+    goes on from where the last one stopped.
     """
     counts = _Counts()
     key = f"backfill:{source.name}" if walk.backfill else source.name
@@ -169,16 +170,21 @@ def walk_source(
         resume = [u for u in cursor if u != source.url]
         queue, budget = [source.url, *resume], source.max_items
     visited: set[str] = set()
+    saved = bool(cursor)
     while queue and counts.pages < walk.max_pages + len(resume):
         url = queue.pop(0)
         visited.add(url)
-        store.save_walk_cursor(key, [url, *queue], now)
         # After an interrupted walk, pages are read in full: a 304 would hide their links.
         fresh_read = bool(cursor) or walk.backfill
         page = fetcher.get(url, *(("", "") if fresh_read else store.validators(url)))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
             break
+        # Saved once the page is in hand, before any of its entries is processed. A walk
+        # cut short while fetching resumes from the page before (read again, nothing
+        # lost); an unchanged listing writes nothing.
+        store.save_walk_cursor(key, [url, *queue], now)
+        saved = True
         entries, more = extract.parse_page(page, source)
         if not entries and not more and counts.pages == 0 and source.kind == "html":
             raise _no_links(source, store, url)
@@ -202,7 +208,7 @@ def walk_source(
             break
     if walk.backfill and queue:
         store.save_walk_cursor(key, queue, now)  # `backfill` again goes on from here
-    else:
+    elif saved:
         store.clear_walk_cursor(key)
     return counts
 
@@ -341,15 +347,37 @@ def _log(report: SourceReport) -> None:
         log.warning("source=%s %s", report.source, problem, extra={"source": report.source})
 
 
-def _run_in_thread(
-    source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime, force: bool
-) -> SourceReport:
-    """Run one source on its own SQLite connection (connections stay in their thread)."""
-    own = Store(store.path)
-    try:
-        return run_source(source, settings, own, fetcher, now, force)
-    finally:
-        own.close()
+def _run_on_threads(
+    sources: tuple[Source, ...], settings: Settings, store: Store, fetcher: Fetcher,
+    now: datetime, force: bool,
+) -> list[SourceReport]:  # fmt: skip
+    """Run sources on `max_workers` threads, each taking the next source when it is free.
+
+    Each thread opens one SQLite connection for all its sources (connections stay in
+    their thread; opening one costs about as much as an unchanged source's run).
+    """
+    todo: SimpleQueue[tuple[int, Source]] = SimpleQueue()
+    for job in enumerate(sources):
+        todo.put(job)
+    done: dict[int, SourceReport] = {}
+
+    def work() -> None:
+        own = Store(store.path)
+        try:
+            while True:
+                try:
+                    index, source = todo.get_nowait()
+                except Empty:
+                    return
+                done[index] = run_source(source, settings, own, fetcher, now, force)
+        finally:
+            own.close()
+
+    workers = min(settings.fetch.max_workers, len(sources))
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+    return [done[i] for i in range(len(sources))]
 
 
 def run_once(
@@ -368,10 +396,7 @@ def run_once(
     if len(chosen) <= 1 or settings.fetch.max_workers == 1:
         reports = [run_source(s, settings, store, fetcher, now, force) for s in chosen]
     else:
-        with ThreadPoolExecutor(min(settings.fetch.max_workers, len(chosen))) as pool:
-            reports = list(
-                pool.map(lambda s: _run_in_thread(s, settings, store, fetcher, now, force), chosen)
-            )
+        reports = _run_on_threads(chosen, settings, store, fetcher, now, force)
     deliveries = alert.send_pending(
         store, settings.channels, settings.alerts, alert.composer_for(settings), now
     )

@@ -9,6 +9,7 @@ and raised on `/` separators (see SOURCES.md), and these forms are few.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 import unicodedata
@@ -27,6 +28,7 @@ from pythainlp import (
 from pythainlp.corpus import corpus_path
 from pythainlp.util import normalize as thai_normalize
 
+log = logging.getLogger(__name__)
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -130,11 +132,15 @@ def _tokenizer() -> Callable[[str], list[str]]:
         return lambda text: word_tokenize(
             text, custom_dict=trie, engine="newmm", keep_whitespace=True
         )
-    with tempfile.TemporaryDirectory() as folder:
-        merged = Path(folder) / "words.txt"
-        extra = "\n" + "\n".join(EXTRA_WORDS) + "\n"
-        merged.write_text(words.read_text(encoding="utf-8") + extra, encoding="utf-8")
-        nlpo3.load_dict(str(merged), DICT_NAME)
+    try:  # nlpo3 reads a dictionary only from a file
+        with tempfile.TemporaryDirectory() as folder:
+            merged = Path(folder) / "words.txt"
+            extra = "\n" + "\n".join(EXTRA_WORDS) + "\n"
+            merged.write_text(words.read_text(encoding="utf-8") + extra, encoding="utf-8")
+            nlpo3.load_dict(str(merged), DICT_NAME)
+    except OSError as exc:  # a full disk must not stop the monitor
+        log.warning("cannot write the Thai word list (%s): loanwords are split as newmm does", exc)
+        nlpo3.load_dict(str(words), DICT_NAME)
     return lambda text: nlpo3.segment(text, DICT_NAME)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor import extract
 from monitor.config import load_settings
 from monitor.extract import extract_article, parse_listing
 from monitor.fetch import decode
@@ -87,3 +88,65 @@ def test_future_date_is_refused_with_a_problem():
 
     assert item.published_at is None
     assert any("future" in p for p in item.problems)
+
+
+# ---- lxml + cssselect reads pages as BeautifulSoup + soupsieve did
+
+ODD_PAGES = [
+    "<title> A\u00a0 <!--x--> B </title><div class=content> x<script>bad()</script> y "
+    "<style>.z{}</style><p>\u00a0</p><p>one<br>two</p><ruby>漢<rt>kan</rt></ruby></div>",
+    "<html><title>t</title><div class=meta>7 ต.ค. 2562<script>1 ม.ค. 2500</script></div>"
+    "<div class=content><p>unclosed <b>bold <i>it</div></body>",
+    "<title>T</title><h1 class=title>H<div class=content><table><tr><td>a</td></tr>stray</table>",
+    "<title>T</title><header><a class=cat>in header</a></header><div class=content><form>f</form>"
+    "<nav>n</nav>text</div><noscript><p>ns</p></noscript>",
+    "<title>T</title><div class=meta>\n\n   \n<b> </b>6 ก.ย. 69</div><div class=content>a<p>b<li>c",
+    "",
+]
+ODD_RULES = [
+    ArticleRules(title="h1.title", date="div.meta", body="div.content", category="a.cat"),
+    ArticleRules(title="title", date="body", body="div.missing", category="header a"),
+]
+
+
+def _with_soup_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extract, "_parse", lambda html, *selectors: extract._Soup(html))
+
+
+@pytest.mark.parametrize("html", ODD_PAGES + [(SNAPSHOT / "details/22746.html").read_text()])
+@pytest.mark.parametrize("rules", ODD_RULES + [SOURCE.article], ids=["odd", "generic", "thaigov"])
+def test_lxml_reads_a_page_as_beautifulsoup_did(html: str, rules, monkeypatch):
+    page = Fetched(url="http://x/a", final_url="http://x/a", status=200, text=html)
+    entry = Entry("http://x/a", title="from the listing")
+
+    fast = extract_article(page, entry, "s", rules, NOW)
+    _with_soup_only(monkeypatch)
+    slow = extract_article(page, entry, "s", rules, NOW)
+
+    assert fast == slow
+
+
+def test_lxml_reads_a_listing_as_beautifulsoup_did(monkeypatch):
+    html = (
+        "<div class=panel-body><a href>empty</a><a href='#top'>anchor</a><a href='/n/1'><img></a>"
+        "<a href='/n/1'> One </a><a>no href</a></div><div class=panel-body><a href='/n/2'>2</a>"
+        "</div><ul class='  pagination   color1 '><a rel='next' href='?page=2'>next</a></ul>"
+    )
+    page = Fetched(url="http://x/l", final_url="http://x/l", status=200, text=html)
+
+    fast = parse_listing(page, SOURCE.listing)
+    _with_soup_only(monkeypatch)
+    slow = parse_listing(page, SOURCE.listing)
+
+    assert fast == slow
+    assert fast[1] == "http://x/l?page=2", "class words are compared as soupsieve joins them"
+
+
+def test_a_selector_only_soupsieve_reads_still_works():
+    html = "<html><title>t</title><body><p>วันที่ : 07/09/2569 13:41</p><p>x</p></body></html>"
+    page = Fetched(url="http://x/a", final_url="http://x/a", status=200, text=html)
+    rules = ArticleRules(date=":-soup-contains-own('วันที่ :')", body="body")
+
+    item = extract_article(page, Entry("http://x/a"), "s", rules, NOW)
+
+    assert item.published_at == "2026-09-07T06:41:00Z"

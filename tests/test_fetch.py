@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -10,14 +13,14 @@ from werkzeug import Request, Response
 
 from monitor.config import FetchSettings
 from monitor.errors import FetchError
-from monitor.fetch import fetch, new_session
+from monitor.fetch import Session, fetch
 
 SETTINGS = FetchSettings(user_agent="test-agent/1", timeout_seconds=1, max_bytes=100_000)
 THAI = "ความมั่นคงปลอดภัยไซเบอร์ อาเซียน"
 
 
 def _get(server: HTTPServer, path: str = "/p", **kwargs):
-    return fetch(new_session(SETTINGS), server.url_for(path), SETTINGS, **kwargs)
+    return fetch(Session(SETTINGS), server.url_for(path), SETTINGS, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -126,4 +129,76 @@ def test_failures_raise_one_clear_line(httpserver: HTTPServer, setup, reason: st
 
 def test_connection_refused_is_a_fetch_error():
     with pytest.raises(FetchError, match="connection failed"):
-        fetch(new_session(SETTINGS), "http://127.0.0.1:9/", SETTINGS)
+        fetch(Session(SETTINGS), "http://127.0.0.1:9/", SETTINGS)
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: 304 for the current ETag, else the page; logs client ports."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    ports: list[int] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.ports.append(self.client_address[1])
+        if self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            return
+        body = b"<html>x</html>"
+        self.send_response(200)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def keep_alive_server() -> Iterator[tuple[str, list[int]]]:
+    handler = type("Handler", (_KeepAlive,), {"ports": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/p", handler.ports
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_one_connection_serves_a_page_and_the_304s_after_it(keep_alive_server):
+    url, ports = keep_alive_server
+    session = Session(SETTINGS)
+
+    first = fetch(session, url, SETTINGS)
+    again = [fetch(session, url, SETTINGS, etag=first.etag) for _ in range(3)]
+
+    assert all(page.not_modified for page in again)
+    assert len(ports) == 4 and len(set(ports)) == 1, "an unchanged cycle does not reconnect"
+
+
+def test_proxy_from_the_environment_is_used(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+):
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/"))
+    httpserver.expect_request("/news/1").respond_with_data("<html>via proxy</html>")
+
+    page = fetch(Session(SETTINGS), "http://news.example/news/1", SETTINGS)
+
+    assert page.text == "<html>via proxy</html>"
+    assert httpserver.log[0][0].headers["Host"] == "news.example"
+
+
+def test_no_proxy_goes_direct(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    httpserver.expect_request("/p").respond_with_data("direct")
+
+    assert _get(httpserver).text == "direct"
