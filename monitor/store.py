@@ -617,7 +617,7 @@ class Store:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
-            raise QueryError(f"search failed: {exc}") from None
+            raise QueryError(f"{self.path}: {exc}") from None
 
     def _read_dicts(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         try:
@@ -625,7 +625,7 @@ class Store:
             keys = [d[0] for d in cursor.description]
             return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.OperationalError as exc:
-            raise QueryError(f"search failed: {exc}") from None
+            raise QueryError(f"{self.path}: {exc}") from None
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Items whose title or body contain the query's words, best first."""
@@ -679,12 +679,14 @@ class Store:
                 self.db["http_cache"].upsert(row, pk="url")
 
     def record_run(self, report: SourceReport, now: datetime) -> None:
-        """Update a source's health row from one run's report."""
-        table = self.db["source_status"]
-        try:
-            previous = table.get(report.source)
-        except sqlite_utils.db.NotFoundError:
-            previous = {"consecutive_failures": 0, "items_last_run": None}
+        """Update a source's health row from one run's report.
+
+        Plain SQL: sqlite-utils' get and upsert cost 0.2 ms here, most of an
+        unchanged source's run.
+        """
+        previous = self.source_state(report.source) or {
+            "consecutive_failures": 0, "items_last_run": None,
+        }  # fmt: skip
         row: dict[str, Any] = {
             "source": report.source, "last_run_at": _iso(now), "new_last_run": report.new,
             "matched_last_run": report.matched,
@@ -699,14 +701,18 @@ class Store:
             )
         else:
             row.update(last_success_at=_iso(now), consecutive_failures=0)
+        columns = ", ".join(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "source")
         with self._write():
-            table.upsert(row, pk="source")
+            self.db.execute(
+                f"INSERT INTO source_status ({columns}) VALUES ({', '.join('?' * len(row))}) "
+                f"ON CONFLICT (source) DO UPDATE SET {updates}",
+                list(row.values()),
+            )
 
     def source_state(self, source: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.db["source_status"].get(source))
-        except sqlite_utils.db.NotFoundError:
-            return None
+        rows = self._read_dicts("SELECT * FROM source_status WHERE source = ?", [source])
+        return rows[0] if rows else None
 
     def walk_cursor(self, source: str) -> list[str]:
         """Pages an interrupted walk of `source` had still to visit (empty if none)."""
@@ -746,6 +752,10 @@ class Store:
         claimed longer than CLAIM_STALE ago, are taken back first.
         """
         me = os.getpid()
+        if not self.db.execute(
+            "SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1"
+        ).fetchone():
+            return []  # the usual case: no write lock taken
         with self._write():
             for row_id, claimer, claimed_at in self.db.execute(
                 "SELECT id, claimed_by, claimed_at FROM outbox WHERE status = 'sending'"
