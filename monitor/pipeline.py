@@ -42,7 +42,7 @@ from monitor.match import match
 from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceReport
 from monitor.route import route
 from monitor.store import Store
-from monitor.thai import bangkok_time
+from monitor.thai import bangkok_time, normalize_text
 
 log = logging.getLogger("monitor")
 _PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interleave
@@ -65,6 +65,7 @@ class _Counts:
     new: int = 0
     matched: int = 0
     duplicates: int = 0
+    revised: int = 0
     failed: int = 0
     pages: int = 0
     not_modified: bool = False
@@ -110,6 +111,49 @@ def _process(
             counts.duplicates += 1
     if listed_url != item.url:  # the page named another canonical URL: remember both
         store.add_alias(item_id, listed_url, item.source, now)
+
+
+def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
+    """Whether a known page may have new text: a feed carries the text, so it is always
+    compared; a listing only shows the title, compared unless one contains the other
+    (listings cut long titles)."""
+    if not source.fetch_articles:
+        return True
+    listed = normalize_text(entry.title).rstrip(".… ")
+    stored = normalize_text(stored_title)
+    return bool(listed) and listed not in stored and stored not in listed
+
+
+def _revise_entries(
+    entries: list[Entry], source: Source, settings: Settings, store: Store, fetcher: Fetcher,
+    now: datetime, walk: Walk, counts: _Counts,
+) -> None:  # fmt: skip
+    """Give known items whose page was edited their new text (store.revise_item); alert
+    only when the edit turns an item that matched nothing into a match."""
+    own = store.own_items([e.url for e in entries])
+    for entry in entries:
+        if entry.url not in own or not _looks_edited(entry, source, own[entry.url][1]):
+            continue
+        item_id, _, stored_hash, stored_topics = own[entry.url]
+        try:
+            item = _item_for(entry, source, fetcher, now)
+            if item.content_hash == stored_hash or not item.title:
+                continue
+            signature = dedup.signature(item.title, item.body)
+            result = match(item.title, item.body, settings.rules)
+            alert_now = walk.alert and not stored_topics
+            routing = {c.name: c.routing for c in settings.channels} if alert_now else {}
+            with _PROCESS_LOCK:
+                store.revise_item(
+                    item_id, item, result, route(result, routing, now), now,
+                    signature.to_bytes(), dedup.band_keys(signature),
+                )  # fmt: skip
+            counts.revised += 1
+        except StoreError:
+            raise
+        except MonitorError as exc:
+            counts.problems.append(_reason(exc, entry.url))
+            counts.failed += 1
 
 
 def _older_than(when: str | None, since: datetime | None) -> bool:
@@ -195,6 +239,8 @@ def walk_source(
         budget -= len(fresh)
         failed_before = counts.failed
         _process_entries(fresh, source, settings, store, fetcher, now, walk, counts)
+        seen = [e for e in entries if e.url in known]
+        _revise_entries(seen, source, settings, store, fetcher, now, walk, counts)
         if counts.failed == failed_before and not walk.backfill:
             store.save_validators(url, page.etag, page.last_modified, now)
         queue.extend(u for u in more if u not in visited and u not in queue)

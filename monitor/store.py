@@ -417,18 +417,22 @@ class Store:
                 [(key, item_id) for key in band_keys],
             )
 
-    def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str]]:
-        """url -> (id, title, content hash) for those of `urls` that are an item's own page
-        (not an "also published at" copy): the pages whose edits revise the item."""
+    def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str, str]]:
+        """url -> (id, title, content hash, matched topics) for those of `urls` that are an
+        item's own page (not an "also published at" copy): the pages whose edits revise it."""
         keys = {url_key(u): u for u in urls}
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            f"SELECT url_key, id, title, content_hash FROM items WHERE url_key IN ({marks})",
+            "SELECT url_key, id, title, content_hash, matched_topics FROM items "
+            f"WHERE url_key IN ({marks})",
             list(keys),
         ).fetchall()
-        return {keys[key]: (item_id, title, digest or "") for key, item_id, title, digest in rows}
+        return {
+            keys[key]: (item_id, title, digest or "", topics or "")
+            for key, item_id, title, digest, topics in rows
+        }
 
     def revise_item(
         self,

@@ -156,3 +156,56 @@ def test_walk_interrupted_on_the_first_page_goes_on_past_known_items(
     stored = {r["title"] for r in store.items_overview()}
     assert len(stored) == 37, "pages 2-4 were walked although page 1 holds known items"
     assert store.walk_cursor("thaigov") == []
+
+
+CYBER_TEXT = (
+    "สำนักงานคณะกรรมการการรักษาความมั่นคงปลอดภัยไซเบอร์แห่งชาติ (สกมช.) เตือนภัยคุกคามทางไซเบอร์ "
+    "แรนซัมแวร์โจมตีระบบสารสนเทศของโรงพยาบาล ขอให้หน่วยงานสำรองข้อมูลและแจ้งเหตุต่อ ThaiCERT"
+)
+
+
+def _serve_feed(httpserver: HTTPServer, items: list[tuple[str, str, str]]) -> None:
+    httpserver.clear_all_handlers()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://ministry.example/{slug}</link>"
+        f"<description><![CDATA[{body}]]></description></item>"
+        for slug, title, body in items
+    )
+    httpserver.expect_request("/feed").respond_with_data(
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"{entries}</channel></rss>",
+        content_type="application/rss+xml",
+    )
+
+
+def test_edited_page_is_revised_and_alerted_only_when_it_starts_to_match(
+    tmp_path: Path, httpserver: HTTPServer, smtp: Smtp
+):
+    feed = f'[sources.ministry]\nkind = "rss"\nurl = "{httpserver.url_for("/feed")}"\n'
+    settings = load_settings(write_config(tmp_path, feed, smtp_port=smtp.port))
+    store = Store(settings.db_path)
+    fair = "งานเทศกาลอาหารไทยประจำปี ณ สวนลุมพินี มีร้านค้ากว่าสองร้อยร้าน"
+    _serve_feed(httpserver, [("1", "เตือนภัยแรนซัมแวร์", CYBER_TEXT), ("2", "งานเทศกาล", fair)])
+    run_once(settings, store)
+    assert len(smtp.messages) == 1
+
+    _serve_feed(
+        httpserver,
+        [("1", "เตือนภัยแรนซัมแวร์ (แก้ไข)", CYBER_TEXT + " ฉบับปรับปรุงรายชื่อหน่วยงาน"),
+         ("2", "งานเทศกาลเลื่อน: สกมช. เตือนภัยไซเบอร์", CYBER_TEXT + " งานเทศกาลเลื่อนออกไป")],
+    )  # fmt: skip
+    report = run_once(settings, store)
+
+    by_url = {r["url"]: r for r in (store.item(i["id"]) for i in store.items_overview())}
+    ransomware, fair_item = (
+        by_url["https://ministry.example/1"],
+        by_url["https://ministry.example/2"],
+    )
+    assert [r["title"] for r in ransomware["revisions"]] == ["เตือนภัยแรนซัมแวร์"]
+    assert ransomware["title"] == "เตือนภัยแรนซัมแวร์ (แก้ไข)"
+    assert fair_item["matched_topics"] == "cybersecurity"
+    subjects = [m["Subject"] for m in smtp.messages]
+    assert len(subjects) == 2 and "งานเทศกาลเลื่อน" in subjects[1], "the new match alone"
+    assert [r["title"] for r in store.search("เลื่อนออกไป")] == [fair_item["title"]]
+    assert len(store.items_overview()) == 2 and report.sources[0].new == 0
