@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from monitor.config import load_settings
+from monitor.schedule import build_scheduler
 from tests.conftest import ROOT, free_port, parse_message, snapshot_sources, write_config
 
 STOP_SECONDS = 20
@@ -290,3 +293,16 @@ url = "{snapshot_url}/rss/dla-asean.xml"
     finally:
         controller.stop()
     assert len(box.subjects) == 2, box.subjects
+
+
+def test_each_source_polls_at_its_interval_without_drift(tmp_path: Path, snapshot_url: str):
+    settings = load_settings(write_config(tmp_path, snapshot_sources(snapshot_url)))
+    intervals = {s.name: timedelta(minutes=s.interval_minutes) for s in settings.sources}
+    jobs = [j for j in build_scheduler(settings).get_jobs() if j.id.startswith("source:")]
+
+    assert {j.name for j in jobs} == set(intervals)
+    for job in jobs:
+        times = [job.trigger.get_next_fire_time(None, datetime.now(UTC))]
+        for _ in range(5):
+            times.append(job.trigger.get_next_fire_time(times[-1], times[-1]))
+        assert {b - a for a, b in zip(times, times[1:], strict=False)} == {intervals[job.name]}
