@@ -14,13 +14,20 @@ Heuristics, in order (`classify`):
   lines removed) equals a stored item's -> `duplicate`.
 - Near-duplicate: among the stored items sharing an LSH band key with the item's
   `Signature` (`near_candidates`), the most similar one that passes
-  `is_near_duplicate` -> `duplicate` of it. Without candidates (the default)
-  only the two rules above apply, as before.
+  `is_near_duplicate` -> `duplicate` of it (the lowest id on a tie: the first
+  publication). Without candidates (the default) only the two rules above apply.
 
 The signature (`signature(title, body)`):
 - Text: the normalised body (the title when the body is empty) without credit
   lines, lines without letters (page-view counter, a row of `*`), spacing and
-  punctuation, so re-wrapped or re-indented copies give the same stream.
+  punctuation, so re-wrapped or re-indented copies give the same stream; and
+  from the headline on: when the title starts within the first `PREAMBLE_CHARS`
+  (150) characters of the stream, what comes before it (the date line, a
+  republisher's site name and `วันที่ : 07/10/2562 13:41`, a print link) is
+  not shingled. Each site writes that furniture its own way. The headline is
+  found in the stream, so a re-wrapped copy is cut alike; no headline, no cut.
+  (The extractor drops a leading date line and the repeated headline of the
+  pages it knows, so on its bodies the cut seldom applies.)
 - Shingles: every run of `SHINGLE_CHARS` (8) characters, hashed with CRC-32 of
   its UTF-32 bytes and mixed by a multiplication (CRC-32 alone is linear).
   Stable across processes (never Python's salted `hash`).
@@ -29,79 +36,125 @@ The signature (`signature(title, body)`):
   shingle fell in it; bins empty in both texts are left out of the estimate).
   One hash per shingle instead of one per shingle and permutation: 128 classic
   permutations would cost ~15 ms per article in pure Python.
-- `size`: the number of distinct shingles, for the containment estimate.
-- `numbers`: CRC-32s of the integers in the text (thousands separators dropped,
-  `07/10/2562` split into parts, Thai digits already made Arabic), the smallest
-  `NUMBERS_KEPT` (64) as a bottom-k sample. The date line counts: skipping it
-  merged a trimmed copy of a release repeated daily with a changed date (corpus
-  ids 5745 and 5884) and did not help trimmed copies with a new header. Template
-  releases (weekly excise seizures, daily COVID-19 reports, cabinet summary
-  stubs, a yearly ceremony) share 80-95% of their shingles; their figures differ.
+- `size`: the number of distinct shingles.
+- `numbers`: CRC-32s of the figures of the whole body, date line included (the
+  date tells one day's release from another with the same headline: a trimmed
+  copy of corpus 5745 or 5800 left with its headline would merge into 5884),
+  the smallest `NUMBERS_KEPT` (64) as a bottom-k sample. Figures: integers
+  (thousands separators dropped, Thai digits already made Arabic), the month
+  of a date as a token of its own (`7 ตุลาคม 2562` and `07/10/2562` give the
+  same three; as a plain 8, August made 5800's date look like a figure of
+  5884), times of day (`13:41`, `09.30 น.`) left out; so the asean.dla.go.th
+  header `วันที่ : 07/10/2562 13:41` adds no figure to the date line
+  `วันจันทร์ที่ 7 ตุลาคม 2562`. Template releases (weekly excise seizures, daily
+  COVID-19 reports, cabinet summary stubs, a yearly ceremony) share 80-95% of
+  their shingles; their figures differ.
 - Serialised by `Signature.to_bytes()` (~0.7 KB: 128 + up to 64 uint32 and a
   header) and `Signature.from_bytes()`.
 
-Verification (`is_near_duplicate`, thresholds in `Thresholds`), all of:
-- both texts have at least `MIN_SHINGLES` (150) shingles; shorter ones (title
-  only, cabinet summary stubs) are left to the exact hash;
-- numbers: at most `NUMBERS_MISSING_MAX` (5%) of one side's sampled numbers are
-  absent from the other, in the better direction, so a copy with an added header
-  (more numbers) or a trimmed ending (fewer) passes;
-- text: estimated Jaccard >= `JACCARD_MIN` (0.9), or estimated containment of
-  the smaller shingle set in the larger >= `CONTAINMENT_MIN` (0.95) with a size
-  ratio >= `LENGTH_RATIO_MIN` (0.5) when the new item is the smaller (trimmed
-  ending), >= `GROWN_RATIO_MIN` (0.8) when it is the larger (extra header or
-  footer lines). A much larger new item containing a stored one is a follow-up,
-  not a copy (corpus ids 7123 and 7165: a progress report that repeats the
-  previous visit's text at twice the length).
+Verification (`rejection` names the rule that fails; `is_near_duplicate` is
+"none fails"; thresholds in `Thresholds`). Each bin's minimum over both texts
+lies in both (the minima are equal), in the new item `a` only (lower in `a`) or
+in the stored `b` only, in proportion to the shingles there. So the bins
+estimate `own`, the share of `a` found in `b`, and what `b` has that `a` lacks;
+a text that holds the other is never lower in a bin, so a pure trim shows zero
+`a`-only bins (estimated from Jaccard and the sizes, as before, 12 of 991
+trimmed copies came out at 0.84-0.95 and were missed). In order:
+1. `short`: both texts have at least `MIN_SHINGLES` (120) shingles, about 150
+   characters with the date line that is no longer shingled; shorter ones
+   (title-only items, cabinet summary stubs) are left to the exact hash.
+2. Same text: estimated Jaccard >= `JACCARD_MIN` (0.9) and at most
+   `NUMBERS_MISSING_MAX` (5%) of one side's sampled numbers absent from the
+   other, in the better direction; else `numbers`. Tolerating one figure more
+   merged a yearly ceremony re-issued with only the year changed (3565/12013).
+3. `added`: `a` has at most `ADDED_MAX` (100) shingles of its own (estimated):
+   a title prefix, a header or footer line, a print link. In shingles, not as a
+   share: a short article with a header grew past the old 25% (8 of 1000 header
+   copies missed), while a follow-up that repeats the previous report adds ~900
+   (7123/7165, twice the length) and roadshow releases reused per city differ
+   by 200-300 on each side (14680/15901, 16207/16531).
+4. Lines added only (at most `STRAY_BINS`, 1, bin lower in `b`): a copy, with
+   the numbers rule of 2.
+5. Otherwise `b` has text `a` lacks: a trimmed ending, maybe with a header too
+   (a trimmed copy with a new header neither contains nor is contained in the
+   original: 53% of those copies were missed). Then all of:
+   - `contained`: at least `CONTAINMENT_MIN` (0.9) of `a` lies in `b`. Short
+     releases of one series differ by a few words on each side (relief
+     measures per group, 27862/27863/27866: ~200 shingles, 17-20% own text;
+     8715/9077);
+   - `alike`: when over `ALIKE_OWN_SHARE` (7%) of `a` is its own, what it lacks
+     is at least `ALIKE_RATIO` (2) times that: equal changes on both sides are
+     substituted words (one release reused for another city), not a cut ending;
+   - `kept`: `a` keeps at least `LENGTH_RATIO_MIN` (0.45) of `b`, half with the
+     estimate's noise allowed for;
+   - `numbers`: every sampled figure of `a` is in `b`. A header or footer adds
+     none (see `numbers` above) and the cut ending may take some; a 5%
+     tolerance merged a closure list re-issued a day later with four counts
+     changed whose new values occur elsewhere in the text (28898/28899).
 The module constants are the defaults of `Thresholds`; config can build one
-(keys `min_shingles`, `jaccard_min`, `containment_min`, `length_ratio_min`,
-`grown_ratio_min`, `numbers_missing_max`) and pass it to `classify`.
-`SHINGLE_CHARS`, `NUM_BINS`, `BAND_ROWS` and `NUMBERS_KEPT` define stored data:
-changing them means recomputing every stored signature and band key.
+(keys `min_shingles`, `jaccard_min`, `added_max`, `containment_min`,
+`length_ratio_min`, `numbers_missing_max`) and pass it to `classify`.
+`SHINGLE_CHARS`, `NUM_BINS`, `BAND_ROWS`, `NUMBERS_KEPT`, `PREAMBLE_CHARS` and
+the text and figures signed (above) define stored data: changing them means
+recomputing every stored signature and band key. Signatures stored before the
+headline cut and the date figures (same format, version 1) still load, but
+compared with new ones they miss copies: re-sign them once.
 
 LSH (`band_keys`): 32 bands of 4 minima; two texts share at least one key with
-probability 1 - (1 - J**4)**32: 0.9997 at J = 0.8, 0.87 at J = 0.5. Keys are
-signed 64-bit ints (blake2b of band number and values) for a SQLite table
-`(band_key INTEGER, item_id INTEGER, PRIMARY KEY (band_key, item_id)) WITHOUT
-ROWID`; all-empty bands get no key. Look-up: the ids sharing any of the item's
-keys, with their stored signatures, are `near_candidates`.
+probability 1 - (1 - J**4)**32: 0.9997 at J = 0.8, 0.87 at J = 0.5. A trimmed
+copy keeping a share r of the original is proposed with 1 - (1 - r**4)**32:
+0.87 at half, 0.56 at 0.4. Keys are signed 64-bit ints (blake2b of band number
+and values) for a SQLite table `(band_key INTEGER, item_id INTEGER, PRIMARY KEY
+(band_key, item_id)) WITHOUT ROWID`; all-empty bands get no key. Look-up: the
+ids sharing any of the item's keys, with their stored signatures, are
+`near_candidates`.
 
 Why hand-written and not datasketch: datasketch needs numpy and scipy (~215 MB,
 ~470 ms import), 2.2 ms per article at 128 permutations and ~265 MB of index
 per 100k items. Measured here (`python3 benchmarks/dedup_quality.py`, 22,242
-thaigov articles, shared 2-core machine, CPU time, medians of 5 runs):
-- signature ~0.9 ms after `content_hash` of the same text (shared, cached
-  normalisation), ~1.2 ms on its own; lookup + verify ~0.11 ms (1.0 candidate
-  per lookup on average, 75 at most);
+thaigov articles, shared 2-core machine, CPU time, medians of 3 runs):
+- signature ~0.8-0.95 ms after `content_hash` of the same text (shared, cached
+  normalisation), ~1.1-1.3 ms on its own; lookup + verify ~0.1 ms (1.05
+  candidates per lookup on average, 75 at most); each within 3% of the rules
+  before the headline cut, timed in one process;
 - per 100k items: 32 band rows per item, ~57 MB for the band table and ~63 MB of
   signature BLOBs in SQLite;
 - 2,000 articles edited 9 ways, looked up among all 22,242: no false merge;
-  missed 0.3-0.9% per single edit (title prefix, credit line, header line added
-  or removed, re-wrapping, NBSP/zero-width noise; the misses are texts under
-  `MIN_SHINGLES`), 2.7% for all of those at once, 11.6% for a dropped last
-  paragraph, 55% for everything at once plus a dropped last paragraph;
-- every article against all others: 1,051 merged pairs (the corpus republishes
-  ministry releases under a COVID-19 category); 1,004 confirmed by a slower
-  independent check, the other 47 read by hand: same-day rewrites of one
-  release, and a few grey cases listed below.
+  missed 0.3% per single edit (title prefix, credit line, header line added
+  or removed, re-wrapping, NBSP/zero-width noise) and for all of those at once:
+  texts under `MIN_SHINGLES`; of the copies keeping at least half of the text,
+  0.5% missed with a dropped last paragraph, 2.9% with that and everything else
+  at once (`contained`, `alike`: short articles). A "last paragraph" can be most
+  of an article: the 10% of copies keeping under half are 95% missed, by design;
+- every article against all others: 1,054 merged pairs; 1,029 confirmed by a
+  slower independent check; the other 25 (listed by the benchmark) are, by
+  title, date and similarity (J 0.65-0.99), same-day rewrites and reposts of
+  one release, and the grey cases below. Consecutive members of
+  title series on different dates: 117 of 6,886 merged, 3 not confirmed (a
+  repost under a shorter title 29551/29572, one without its list numbers
+  27940/27951, a rewrite two days later 15785/15839).
 
 Known limits:
 - Merged, arguably wrongly: one text re-issued unchanged days or weeks later
   (corpus 13669/14093, 15 days; 26432/27227, a month); a speech merged into
   the same-day report that quotes most of it (25037/25038); short and long
-  versions of one event report (10055/10058); a yearly or weekly release
-  reused with at most 5% of its figures changed (e.g. only the year, when the
-  new year already appears in the old text).
-- Kept apart by `JACCARD_MIN` 0.9 only: roadshow releases reused per city with
-  no figure changed (corpus 14680/15901, 16207/16531 had J ~0.82 and merged
-  at 0.8).
-- Missed: copies trimmed to under half (ratio rule) or trimmed *and* given
-  extra header lines (neither Jaccard nor containment is high enough); copies
-  whose figures were re-typed (`1.5 ล้าน` vs `1,500,000`); texts under 150
-  characters; rewritten or translated copies; about 13% of pairs at Jaccard 0.5
-  are never proposed by LSH.
-- The estimates are noisy (standard error ~0.035 at J = 0.8 with 128 bins), so
-  pairs right at a threshold go either way.
+  versions of one event report (10055/10058), same-day or next-day rewrites
+  (15785/15839, 33853/33855); a yearly or weekly release reused with at most 5%
+  of its figures changed.
+- Missed: copies keeping under half of the original (by design; LSH seldom
+  proposes them anyway); trimmed copies of short articles (under ~360
+  shingles) that also gained a title prefix or a footer, as those are over 10%
+  own text (`contained`), or whose cut ending is shorter than twice what was
+  added (`alike`): both look like a short release of a series; copies whose
+  header carries figures the original lacks, when the headline is not in the
+  body to cut at; copies whose figures were re-typed (`1.5 ล้าน` vs
+  `1,500,000`); texts under 120 shingles; rewritten or translated copies; about
+  13% of pairs at Jaccard 0.5 are never proposed by LSH; a release posted again
+  on another day under a new date line, when its figures are few (the new date
+  is over 5% of them).
+- The estimates are noisy (standard error ~0.035 at J = 0.8 with 128 bins, and
+  one bin stands for 1/128 of a text, ~20 shingles of a long article, in
+  `ADDED_MAX`), so pairs right at a threshold go either way.
 """
 
 from __future__ import annotations
@@ -115,7 +168,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from monitor.models import Item
-from monitor.thai import normalize_text
+from monitor.thai import THAI_MONTH_ABBREVIATIONS, THAI_MONTHS, normalize_text
 
 # Data-defining constants: stored signatures and band keys depend on them.
 SHINGLE_CHARS = 8
@@ -123,14 +176,25 @@ NUM_BINS = 128
 BAND_ROWS = 4
 NUMBERS_KEPT = 64
 EMPTY_BIN = 0xFFFFFFFF
+# Furniture before the headline (site name, date lines, a print link) is at most this
+# many characters of the stream; the headline must start within them to be cut at.
+PREAMBLE_CHARS = 150
 
 # Verification thresholds (defaults of `Thresholds`): safe to change at any time.
-MIN_SHINGLES = 150
+MIN_SHINGLES = 120
 JACCARD_MIN = 0.9
-CONTAINMENT_MIN = 0.95
-LENGTH_RATIO_MIN = 0.5
-GROWN_RATIO_MIN = 0.8
+ADDED_MAX = 100
+CONTAINMENT_MIN = 0.9
+LENGTH_RATIO_MIN = 0.45
 NUMBERS_MISSING_MAX = 0.05
+# Trimmed and with own text too: when the new item's own share is over ALIKE_OWN_SHARE,
+# what it lacks must be ALIKE_RATIO times what it adds, else both sides changed alike:
+# words substituted (a release reused per city), not an ending cut.
+ALIKE_OWN_SHARE = 0.07
+ALIKE_RATIO = 2.0
+# Bins where the stored item's minimum is lower that still count as "nothing dropped":
+# one stray changed word. A copy with only lines added has none (its set holds the other).
+STRAY_BINS = 1
 
 _CREDIT_LINE = re.compile(r"^(ที่มา|แหล่งที่มา|source)\s*[:：]", re.IGNORECASE)
 # Spacing and punctuation move freely between copies of one text.
@@ -138,7 +202,19 @@ _NOT_TEXT = re.compile(r"[\s\"'“”‘’«».,:;!?()\[\]{}*\-–—/\\|<>_=+#
 # A line with no letters: the page-view counter, a row of `*`, a bare number.
 _NO_LETTERS = re.compile(r"^[\W\d_]*$")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
-_DIGITS = re.compile(r"\d+")
+_MONTH_NUMBERS = {
+    name: number
+    for names in (THAI_MONTHS, THAI_MONTH_ABBREVIATIONS)
+    for number, name in enumerate(names, 1)
+}
+_MONTHS = "|".join(map(re.escape, sorted(_MONTH_NUMBERS, key=len, reverse=True)))
+# A time of day (13:41, 09.30 น.; left out), a numeric date, else an integer with the
+# month name that may follow it. The lookahead skips non-digits at once (4x faster).
+_FIGURE = re.compile(
+    r"(?=\d)(?:\d{1,2}(?::\d{2}){1,2}|\d{1,2}\.\d{2}\s*น\."
+    r"|(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{2,4})\b"
+    rf"|(?P<number>\d+)\s*(?P<month_name>{_MONTHS})?)"
+)
 _MIX = 0x9E3779B1  # odd 32-bit constant (golden ratio): spreads CRC-32's bits
 _MASK32 = 0xFFFFFFFF
 _BIN_BITS = NUM_BINS.bit_length() - 1
@@ -152,9 +228,9 @@ class Thresholds:
 
     min_shingles: int = MIN_SHINGLES
     jaccard_min: float = JACCARD_MIN
+    added_max: int = ADDED_MAX
     containment_min: float = CONTAINMENT_MIN
     length_ratio_min: float = LENGTH_RATIO_MIN
-    grown_ratio_min: float = GROWN_RATIO_MIN
     numbers_missing_max: float = NUMBERS_MISSING_MAX
 
 
@@ -209,21 +285,48 @@ def _kept_lines(title: str, body: str) -> list[str]:
     return [line for line in _normalised_lines(body or title) if not _NO_LETTERS.match(line)]
 
 
+def _signed(title: str, body: str) -> tuple[str, str]:
+    """The stream to shingle (from the headline on) and the text to take figures from.
+
+    Lines before the headline in the body (a date line, a republisher's site name
+    and date, a print link) are page furniture each site writes its own way, so
+    they are not shingled; their figures count, written either way (`_numbers`).
+    The headline is looked for in the stream, so re-wrapped copies are cut alike.
+    """
+    joined = "\n".join(_kept_lines(title, body))
+    stream = _NOT_TEXT.sub("", joined)
+    headline = _NOT_TEXT.sub("", normalize_text(title)) if body and title else ""
+    start = stream.find(headline, 0, PREAMBLE_CHARS + len(headline)) if headline else -1
+    return (stream[start:] if start > 0 else stream), joined
+
+
 def shingle_text(title: str, body: str) -> str:
     """The character stream that is shingled (for inspection and tests)."""
-    return _NOT_TEXT.sub("", "".join(_kept_lines(title, body)))
+    return _signed(title, body)[0]
 
 
-def _numbers(lines: list[str]) -> tuple[int, ...]:
-    """Hashes of the distinct integers in the text, smallest `NUMBERS_KEPT` (a bottom-k sample)."""
-    values = {int(n) for n in _DIGITS.findall(_THOUSANDS.sub("", "\n".join(lines)))}
-    return tuple(sorted(zlib.crc32(str(n).encode()) for n in values)[:NUMBERS_KEPT])
+def _numbers(text: str) -> tuple[int, ...]:
+    """Hashes of the text's figures, smallest `NUMBERS_KEPT` (a bottom-k sample).
+
+    Figures: the distinct integers, times of day left out, and the month of a
+    date (`7 ตุลาคม 2562`, `07/10/2562`) as a token of its own: one date written
+    either way gives the same figures, and a month is not a count (the 8th of
+    August is not the `8` of another release).
+    """
+    figures: set[str] = set()
+    for day, month, year, number, month_name in _FIGURE.findall(_THOUSANDS.sub("", text)):
+        if number:
+            figures.add(str(int(number)))
+            if month_name:
+                figures.add(f"m{_MONTH_NUMBERS[month_name]}")
+        elif day:
+            figures.update((str(int(day)), f"m{int(month)}", str(int(year))))
+    return tuple(sorted(zlib.crc32(f.encode()) for f in figures)[:NUMBERS_KEPT])
 
 
 def signature(title: str, body: str) -> Signature:
-    """Sign the normalised body (the title when the body is empty)."""
-    lines = _kept_lines(title, body)
-    text = _NOT_TEXT.sub("", "".join(lines))
+    """Sign the normalised body from its headline on (the title when the body is empty)."""
+    text, figures = _signed(title, body)
     data = text.encode("utf-32-le")
     width = 4 * SHINGLE_CHARS
     shingles = {data[i : i + width] for i in range(0, max(len(data) - width, 0) + 1, 4)}
@@ -235,7 +338,7 @@ def signature(title: str, body: str) -> Signature:
         value = mixed >> _BIN_BITS
         if value < mins[mixed & low]:
             mins[mixed & low] = value
-    return Signature(tuple(mins), len(shingles), _numbers(lines))
+    return Signature(tuple(mins), len(shingles), _numbers(figures))
 
 
 def band_keys(sig: Signature) -> list[int]:
@@ -251,38 +354,90 @@ def band_keys(sig: Signature) -> list[int]:
     return keys
 
 
+def _compare(a: Signature, b: Signature) -> tuple[int, int, int]:
+    """Bins where the minima are equal (not empty), lower in `a`, lower in `b`.
+
+    A bin's minimum over the union of both sets lies in the intersection, in `a`
+    only or in `b` only, in proportion to their sizes: so `lt / (eq + lt)`
+    estimates the share of `a` that is not in `b`, and a set that holds the other
+    is never lower in a bin (a trimmed copy gives `lt == 0` exactly).
+    """
+    eq = lt = gt = 0
+    for x, y in zip(a.mins, b.mins, strict=True):
+        if x == y:
+            if x != EMPTY_BIN:
+                eq += 1
+        elif x < y:
+            lt += 1
+        else:
+            gt += 1
+    return eq, lt, gt
+
+
 def similarity(a: Signature, b: Signature) -> float:
     """Estimated Jaccard similarity of the two shingle sets (bins empty in both skipped)."""
-    same = used = 0
-    for x, y in zip(a.mins, b.mins, strict=True):
-        if x != y:
-            used += 1
-        elif x != EMPTY_BIN:
-            used += 1
-            same += 1
-    return same / used if used else 0.0
+    eq, lt, gt = _compare(a, b)
+    return eq / (eq + lt + gt) if eq else 0.0
 
 
 def containment(a: Signature, b: Signature) -> float:
     """Estimated share of the smaller shingle set that lies in the larger."""
-    smaller = min(a.size, b.size)
-    if not smaller:
-        return 0.0
-    j = similarity(a, b)
-    return min(1.0, j / (1 + j) * (a.size + b.size) / smaller)
+    eq, lt, gt = _compare(a, b)
+    own = lt if a.size <= b.size else gt
+    return eq / (eq + own) if eq else 0.0
+
+
+def _sampled_numbers(a: Signature, b: Signature) -> tuple[set[int], set[int]]:
+    """Both number samples, cut to the hashes both bottom-k samples are complete up to."""
+    x, y = set(a.numbers), set(b.numbers)
+    full = [s for s in (a.numbers, b.numbers) if len(s) >= NUMBERS_KEPT]
+    if full:
+        limit = min(s[-1] for s in full)
+        x = {v for v in x if v <= limit}
+        y = {v for v in y if v <= limit}
+    return x, y
 
 
 def numbers_missing(a: Signature, b: Signature) -> float:
     """Share of one side's numbers absent from the other, in the direction where it is lower."""
-    x, y = set(a.numbers), set(b.numbers)
-    full = [s for s in (a.numbers, b.numbers) if len(s) >= NUMBERS_KEPT]
-    if full:  # bottom-k samples: compare only hashes both samples are complete up to
-        limit = min(s[-1] for s in full)
-        x = {v for v in x if v <= limit}
-        y = {v for v in y if v <= limit}
+    x, y = _sampled_numbers(a, b)
     if not x or not y:
         return 0.0
     return min(len(x - y) / len(x), len(y - x) / len(y))
+
+
+def rejection(
+    a: Signature, b: Signature, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> str | None:
+    """Why the new item `a` is not a copy of the stored item `b`, or None when it is.
+
+    Reasons: `short`, `numbers`, `added` (too much text of its own); for a trimmed
+    copy `contained` (too little of it in `b`), `alike` (changed on both sides alike)
+    and `kept` (too little of `b` kept). The rules and their cases: module docstring.
+    """
+    return _rejection(a, b, thresholds, *_compare(a, b))
+
+
+def _rejection(a: Signature, b: Signature, t: Thresholds, eq: int, lt: int, gt: int) -> str | None:
+    if min(a.size, b.size) < t.min_shingles:
+        return "short"
+    if eq >= t.jaccard_min * (eq + lt + gt):
+        return None if numbers_missing(a, b) <= t.numbers_missing_max else "numbers"
+    own = eq / (eq + lt) if eq else 0.0
+    if (1 - own) * a.size > t.added_max:
+        return "added"
+    if gt <= STRAY_BINS:  # `b` lies within `a`: header or footer lines added, nothing dropped
+        return None if numbers_missing(a, b) <= t.numbers_missing_max else "numbers"
+    # Something of `b` is missing from `a`: a trimmed ending, maybe with lines added.
+    if own < t.containment_min:
+        return "contained"
+    dropped = gt / (eq + gt) * b.size
+    if 1 - own > ALIKE_OWN_SHARE and dropped < ALIKE_RATIO * (1 - own) * a.size:
+        return "alike"
+    if own * a.size < t.length_ratio_min * b.size:
+        return "kept"
+    x, y = _sampled_numbers(a, b)
+    return "numbers" if x - y else None  # furniture adds no figures; the cut ending may
 
 
 def is_near_duplicate(
@@ -290,21 +445,11 @@ def is_near_duplicate(
 ) -> bool:
     """Whether the new item `a` is a copy of the stored item `b` (rules: module docstring).
 
-    Symmetric except for the containment rule: a smaller `a` (trimmed copy) may
-    be half of `b`, a larger `a` (extra header lines) only `GROWN_RATIO_MIN`
-    bigger, so a newer follow-up that quotes `b` whole is not a copy.
+    Not symmetric: `a` may add a few lines (`added_max` shingles) and lose about
+    half of `b`, so a trimmed copy of `b` is one, but a newer follow-up that
+    quotes `b` whole and adds a paragraph is not.
     """
-    t = thresholds
-    if min(a.size, b.size) < t.min_shingles:
-        return False
-    if numbers_missing(a, b) > t.numbers_missing_max:
-        return False
-    if similarity(a, b) >= t.jaccard_min:
-        return True
-    # A larger new item may only add a few header or footer lines.
-    floor = t.length_ratio_min if a.size <= b.size else t.grown_ratio_min
-    ratio = min(a.size, b.size) / max(a.size, b.size)
-    return ratio >= floor and containment(a, b) >= t.containment_min
+    return rejection(a, b, thresholds) is None
 
 
 def best_near_duplicate(
@@ -315,8 +460,9 @@ def best_near_duplicate(
     """The id of the most similar verified candidate (lowest id on a tie), or None."""
     best: tuple[float, int] | None = None
     for item_id, other in candidates:
-        if is_near_duplicate(sig, other, thresholds):
-            key = (similarity(sig, other), -item_id)
+        eq, lt, gt = _compare(sig, other)
+        if _rejection(sig, other, thresholds, eq, lt, gt) is None:
+            key = (eq / (eq + lt + gt) if eq else 0.0, -item_id)
             if best is None or key > best:
                 best = key
     return None if best is None else -best[1]

@@ -43,6 +43,16 @@ EDITS = {
     "last paragraph trimmed": (TITLE, "\n".join(LINES[:-1])),
     "nbsp and zero-width": (TITLE, BODY.replace(" ", "\u00a0").replace("ไซเบอร์", "ไซ\u200bเบอร์")),
     "thai digits": (TITLE, BODY.replace("12 แห่ง", "๑๒ แห่ง")),
+    "trimmed, with a header, a title prefix and a print link": (
+        "[ข่าวรัฐบาล] " + TITLE,
+        "asean.dla.go.th ข่าวประชาสัมพันธ์\nวันที่ : 07/10/2562 13:41\n"
+        + "\n".join(LINES[:-1]).replace(TITLE, "[ข่าวรัฐบาล] " + TITLE)
+        + "\nพิมพ์",
+    ),
+    "trimmed and re-wrapped, with a header": (
+        TITLE,
+        _rewrap("asean.dla.go.th ข่าวประชาสัมพันธ์\nวันที่ : 07/10/2562 13:41\n" + "\n".join(LINES[:-1])),
+    ),
 }
 
 
@@ -230,3 +240,99 @@ def test_a_follow_up_containing_a_stored_release_is_not_a_copy():
     follow_up = signature(TITLE, BODY)  # the earlier text plus a new paragraph
     assert not is_near_duplicate(follow_up, earlier)
     assert is_near_duplicate(earlier, follow_up)  # read the other way: a trimmed copy
+
+
+# ---- what is signed: from the headline on, figures of the whole text
+
+
+HEADER = "asean.dla.go.th ข่าวประชาสัมพันธ์\nวันที่ : 07/10/2562 13:41\n"
+
+
+def test_furniture_before_the_headline_is_not_shingled():
+    stream = dedup.shingle_text(TITLE, BODY)
+    assert stream.startswith(dedup.shingle_text("", TITLE))
+    assert dedup.shingle_text(TITLE, HEADER + BODY) == stream
+    assert dedup.shingle_text(TITLE, "\n".join(LINES[1:])) == stream  # date line removed
+    assert dedup.shingle_text(TITLE, _rewrap(HEADER + BODY)) == stream
+    assert dedup.shingle_text("", BODY).startswith(dedup.shingle_text("", LINES[0]))  # no title
+
+
+def test_one_date_written_two_ways_gives_the_same_figures():
+    """A republisher's numeric date and time add no figure to the Thai date line."""
+    thai = signature("", "วันจันทร์ที่ 7 ตุลาคม 2562\nประชุมคณะกรรมการ")
+    numeric = signature("", "วันที่ : 07/10/2562 13:41\nประชุมคณะกรรมการ")
+    assert thai.numbers == numeric.numbers
+    assert signature("", "เวลา 09.30 น. ค่าปรับ 5.75").numbers == signature("", "ค่าปรับ 5.75").numbers
+
+
+# ---- trimmed copies against look-alike releases
+
+
+def test_a_trimmed_copy_with_a_header_merges_with_its_own_week_only():
+    title = "ผลการปราบปรามผู้กระทำผิดกฎหมายสรรพสามิต"
+    weeks = [
+        (_excise_week(19, 25, "ตุลาคม", 383, "5.75"), "26/10/2561"),
+        (_excise_week(2, 8, "พฤศจิกายน", 452, "7.10"), "09/11/2561"),
+    ]
+    for (week, date), (other, _) in (weeks, weeks[::-1]):
+        header = f"asean.dla.go.th ข่าวประชาสัมพันธ์\nวันที่ : {date} 13:41\n"
+        copy = signature(title, header + "\n".join(week.split("\n")[:-1]) + "\nพิมพ์")
+        assert is_near_duplicate(copy, signature(title, week))
+        assert not is_near_duplicate(copy, signature(title, other))
+
+
+def _closures(counts: list[int], note: bool) -> str:
+    """A daily list of closed provinces: tomorrow's update changes a few counts."""
+    days = [15, 16, 17, 18, 19, 20, 21, 22, 23, 30]
+    lines = [
+        "วันจันทร์ที่ 13 เมษายน 2563",
+        "ศบค.มท. เผยทั่วประเทศพร้อมใจปิดร้านค้าและสถานประกอบการขายสุรา ลดเสี่ยงแพร่เชื้อ",
+        "กระทรวงมหาดไทยรายงานจังหวัดที่มีคำสั่งปิดร้านค้าและสถานประกอบการขายสุรา ดังนี้",
+    ]
+    for n, (day, count) in enumerate(zip(days, counts, strict=True), 1):
+        lines.append(f"{n}) ปิดถึงวันที่ {day} เมษายน 2563 จำนวน {count} จังหวัด ตามประกาศจังหวัด")
+    if note:
+        lines.append(
+            "หมายเหตุ ข้อมูลปรับล่าสุดโดยศูนย์ปฏิบัติการกระทรวงมหาดไทย ณ วันที่ 13 เม.ย. 2563 เวลา 11.00 น."
+        )
+    return "\n".join(lines)
+
+
+def test_a_re_issued_list_with_changed_counts_is_not_a_trimmed_copy():
+    """Corpus 28898/28899: the new counts recur elsewhere in the text, but one does not."""
+    title = "ศบค.มท. เผยทั่วประเทศพร้อมใจปิดร้านค้าและสถานประกอบการขายสุรา ลดเสี่ยงแพร่เชื้อ"
+    old = signature(title, _closures([5, 3, 7, 2, 4, 18, 1, 9, 11, 26], note=True))
+    new = signature(title, _closures([4, 3, 6, 2, 4, 19, 1, 9, 11, 27], note=False))
+    assert dedup.numbers_missing(new, old) <= dedup.NUMBERS_MISSING_MAX  # the old tolerance
+    assert dedup.rejection(new, old) == "numbers"
+    trimmed = signature(title, _closures([5, 3, 7, 2, 4, 18, 1, 9, 11, 26], note=False))
+    assert is_near_duplicate(trimmed, old)
+
+
+@pytest.mark.parametrize("day", ["วันอาทิตย์ที่ 6", "วันอังคารที่ 8"])
+def test_a_headline_left_over_from_one_day_is_not_another_days_release(day: str):
+    """Corpus 5745, 5800 and 5884: one headline on three days of August (the 8th of
+    August must not pass for a figure 8); a copy cut down to the headline keeps its date."""
+    headline = (
+        "ผู้บริหารกระทรวงอุตสาหกรรม ตรวจเยี่ยมและให้กำลังใจเจ้าหน้าที่ในการจัดเตรียมอาหาร"
+        "เพื่อบริการประชาชนที่มาร่วมถวายสักการะพระบรมศพ"
+    )
+    remnant = signature(headline, f"{day} สิงหาคม 2560\n{headline}\n{headline} ณ ท้องสนามหลวง")
+    another_day = signature(
+        headline,
+        f"วันศุกร์ที่ 11 สิงหาคม 2560\n{headline}\n{headline} ณ ท้องสนามหลวง\n"
+        "วันนี้ รองปลัดกระทรวงอุตสาหกรรม ตรวจเยี่ยมและให้กำลังใจเจ้าหน้าที่สำนักงานปลัดกระทรวง",
+    )
+    assert dedup.containment(remnant, another_day) == 1.0
+    assert dedup.rejection(remnant, another_day) == "numbers"
+
+
+def test_rejection_names_the_rule():
+    whole = signature(TITLE, BODY)
+    assert dedup.rejection(whole, whole) is None
+    assert dedup.rejection(signature("", "ประชุมคณะรัฐมนตรี"), whole) == "short"
+    follow_up = signature(TITLE, BODY + "\n" + SECOND_WARNING)
+    assert dedup.rejection(follow_up, whole) == "added"
+    assert dedup.rejection(signature(TITLE, "\n".join(LINES[:3])), whole) == "kept"
+    a, b = signature("", _roadshow("โคราช")), signature("", _roadshow("อุดรธานี"))
+    assert {dedup.rejection(a, b), dedup.rejection(b, a)} <= {"alike", "contained"}
