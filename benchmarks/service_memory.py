@@ -8,7 +8,8 @@ runs, in a fresh process, what the service's scheduler does, on a simulated cloc
 `--every` minutes a cycle: every cycle one job per source on a pool of 10 threads
 (APScheduler's default executor), each job a new `Store` and
 `pipeline.run_once(settings, store, fetcher, now, sources=(source,))` with one shared
-`Fetcher` (as `schedule._run_source` does), plus the alerts job once a simulated minute.
+`Fetcher` and glibc's malloc_trim after each job (as `schedule.SourceJobs.run`
+does), plus the alerts job once a simulated minute.
 The shipped topics and an email channel; between cycles, one simulated hour apart,
 `--publish` new items appear on random sources. Reported from /proc/self/status:
 RSS after start-up (imports, config, store), after the first cycle, peak (VmHWM), the
@@ -137,6 +138,7 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
     from monitor.config import load_settings
     from monitor.fetch import Fetcher
     from monitor.pipeline import run_once
+    from monitor.schedule import _return_free_memory
     from monitor.store import Store
 
     settings = load_settings(Path(args.config))
@@ -158,6 +160,7 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
             report = run_once(settings, store, fetcher, now=now, sources=(source,))
         finally:
             store.close()
+            _return_free_memory()  # as SourceJobs.run does after each job
         with lock:
             counts["new"] += sum(s.new for s in report.sources)
             counts["matched"] += sum(s.matched for s in report.sources)
