@@ -145,15 +145,24 @@ def test_date_filters_bound_a_search_and_the_limit_is_kept(tmp_path: Path):
     assert len(list(store.find("asean", limit=None))) == 12
 
 
+def _archive_before(
+    path: Path, migration: str, item_id: int, title: str, body: str
+) -> sqlite_utils.Database:
+    """An archive as an older version left it (migrations up to `migration`), one item
+    of 2024-05-01 in its items table; the caller writes its search rows."""
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before=migration)
+    db["items"].insert(
+        {"id": item_id, "url": f"https://a/{item_id}", "url_key": f"a/{item_id}", "source": "s",
+         "title": title, "body": body, "published_at": "2024-05-01T00:00:00Z",
+         "first_seen_at": "2024-05-01T00:00:00Z", "matched_topics": ""}
+    )  # fmt: skip
+    return db
+
+
 def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path):
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="m006_search_keyed_by_date")
-    db["items"].insert(
-        {"id": 7, "url": "https://a/7", "url_key": "a/7", "source": "s", "title": "ข่าวเก่า",
-         "body": "ความร่วมมืออาเซียน", "published_at": "2019-03-01T00:00:00Z",
-         "first_seen_at": "2019-03-01T00:00:00Z", "matched_topics": ""}
-    )  # fmt: skip
+    db = _archive_before(path, "m006_search_keyed_by_date", 7, "ข่าวเก่า", "ความร่วมมืออาเซียน")
     db.execute(
         "INSERT INTO items_fts (rowid, title, body) VALUES (7, ?, ?)",
         [search_text("ข่าวเก่า"), search_text("ความร่วมมืออาเซียน")],
@@ -163,7 +172,7 @@ def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path
 
     store = Store(path)
     assert [r["id"] for r in store.find("อาเซียน")] == [7]
-    assert list(store.find("อาเซียน", Filters(until=datetime(2019, 1, 1, tzinfo=UTC)))) == []
+    assert list(store.find("อาเซียน", Filters(until=datetime(2024, 1, 1, tzinfo=UTC)))) == []
 
 
 def test_two_flushes_at_the_same_instant_never_claim_the_same_alert(tmp_path: Path):
@@ -189,13 +198,7 @@ def test_a_claim_left_by_a_failed_flush_of_this_process_is_taken_back_later(tmp_
 
 def test_items_indexed_before_the_extra_words_are_found_by_them(tmp_path: Path):
     path = tmp_path / "old.db"
-    db = sqlite_utils.Database(path)
-    migrations.apply(db, stop_before="m007_reindex_extra_words")
-    db["items"].insert(
-        {"id": 3, "url": "https://a/3", "url_key": "a/3", "source": "s", "title": "คำเตือน",
-         "body": "แรนซัมแวร์ระบาด", "published_at": "2024-05-01T00:00:00Z",
-         "first_seen_at": "2024-05-01T00:00:00Z", "matched_topics": ""}
-    )  # fmt: skip
+    db = _archive_before(path, "m007_reindex_extra_words", 3, "คำเตือน", "แรนซัมแวร์ระบาด")
     key = (int(datetime(2024, 5, 1, tzinfo=UTC).timestamp()) << 26) | 3
     # How the index split it before: the loanword in two pieces.
     db.execute(
