@@ -128,6 +128,7 @@ class SourceReport:
     new: int = 0
     matched: int = 0
     duplicates: int = 0
+    revised: int = 0  # known pages whose text changed
     not_modified: bool = False
     error: str = ""
     skipped: str = ""

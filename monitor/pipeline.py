@@ -113,6 +113,9 @@ def _process(
         store.add_alias(item_id, listed_url, item.source, now)
 
 
+REVISITS_PER_PAGE = 3  # known pages fetched again per listing page, at most
+
+
 def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
     """Whether a known page may have new text: a feed carries the text, so it is always
     compared; a listing only shows the title, compared unless one contains the other
@@ -131,9 +134,10 @@ def _revise_entries(
     """Give known items whose page was edited their new text (store.revise_item); alert
     only when the edit turns an item that matched nothing into a match."""
     own = store.own_items([e.url for e in entries])
-    for entry in entries:
-        if entry.url not in own or not _looks_edited(entry, source, own[entry.url][1]):
-            continue
+    suspects = [e for e in entries if e.url in own and _looks_edited(e, source, own[e.url][1])]
+    if source.fetch_articles:  # a listing whose titles never match its pages: stay polite
+        suspects = suspects[:REVISITS_PER_PAGE]
+    for entry in suspects:
         item_id, _, stored_hash, stored_topics = own[entry.url]
         try:
             item = _item_for(entry, source, fetcher, now)
@@ -272,7 +276,7 @@ def backfill(
     counts = walk_source(source, settings, store, fetcher, now, replace(walk, backfill=True))
     report = SourceReport(
         source=source.name, found=counts.found, new=counts.new, matched=counts.matched,
-        duplicates=counts.duplicates, problems=tuple(counts.problems),
+        duplicates=counts.duplicates, revised=counts.revised, problems=tuple(counts.problems),
         seconds=time.perf_counter() - started, new_item_ids=tuple(counts.ids),
     )  # fmt: skip
     deliveries: list[Delivery] = []
@@ -363,6 +367,7 @@ def run_source(
             new=counts.new,
             matched=counts.matched,
             duplicates=counts.duplicates,
+            revised=counts.revised,
             not_modified=counts.not_modified,
             problems=tuple(counts.problems),
             seconds=time.perf_counter() - started,
@@ -383,7 +388,7 @@ def _log(report: SourceReport) -> None:
     """One line per source per run: counts and timing (as fields for JSON logs)."""
     fields = {
         "source": report.source, "found": report.found, "new": report.new,
-        "matched": report.matched, "duplicates": report.duplicates,
+        "matched": report.matched, "duplicates": report.duplicates, "revised": report.revised,
         "not_modified": report.not_modified, "seconds": round(report.seconds, 3),
         "error": report.error,
     }  # fmt: skip

@@ -43,6 +43,7 @@ def run_rows(report: RunReport) -> list[dict[str, Any]]:
             "new": s.new,
             "matched": s.matched,
             "duplicates": s.duplicates,
+            "revised": s.revised,
             "status": _status(s),
             "seconds": round(s.seconds, 2),
         }
@@ -53,7 +54,7 @@ def run_rows(report: RunReport) -> list[dict[str, Any]]:
 def format_run(report: RunReport) -> str:
     """The per-source table, then problems and alert deliveries, one line each."""
     lines = [table(run_rows(report), ["source", "found", "new", "matched", "duplicates",
-                                      "status", "seconds"])]  # fmt: skip
+                                      "revised", "status", "seconds"])]  # fmt: skip
     for s in report.sources:
         if s.error or s.skipped:
             lines.append(f"  {s.source}: {s.error or s.skipped}")

@@ -208,4 +208,5 @@ def test_edited_page_is_revised_and_alerted_only_when_it_starts_to_match(
     subjects = [m["Subject"] for m in smtp.messages]
     assert len(subjects) == 2 and "งานเทศกาลเลื่อน" in subjects[1], "the new match alone"
     assert [r["title"] for r in store.search("เลื่อนออกไป")] == [fair_item["title"]]
-    assert len(store.items_overview()) == 2 and report.sources[0].new == 0
+    assert len(store.items_overview()) == 2
+    assert (report.sources[0].new, report.sources[0].revised) == (0, 2)
