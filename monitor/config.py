@@ -41,6 +41,7 @@ class FetchSettings:
     robots_cache_seconds: float = 24 * 3600
     max_workers: int = 4
     max_backoff_minutes: float = 360.0
+    ca_bundle: str = ""  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE; "" = certifi's
 
 
 @dataclass(frozen=True)
@@ -466,6 +467,7 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         robots_cache_seconds=f.number("robots_cache_hours", 24) * 3600,
         max_workers=f.integer("max_workers", 4, minimum=1),
         max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1),
+        ca_bundle=env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or "",
     )
     sources_table = root.sub("sources")
     sources = tuple(

@@ -78,7 +78,7 @@ class Session:
     """Keep-alive connections shared by a run's threads: a urllib3 pool per host.
 
     What requests did for us is kept: its default headers, certifi's CA bundle (or
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), and the proxy of HTTP(S)_PROXY / ALL_PROXY /
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, read by config), and the proxy of HTTP(S)_PROXY / ALL_PROXY /
     NO_PROXY chosen per host by requests' own rules (looked up once per host, not
     per request).
     """
@@ -91,8 +91,7 @@ class Session:
             "Connection": "keep-alive",
             "Accept-Language": "th,en;q=0.8",
         }
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        bundle = bundle or certifi.where()
+        bundle = settings.ca_bundle or certifi.where()
         where = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
         self._pool_kw: dict[str, Any] = {"num_pools": _POOLS, "maxsize": 4, where: bundle,
                                          "cert_reqs": "CERT_REQUIRED"}  # fmt: skip
