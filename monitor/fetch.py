@@ -78,9 +78,9 @@ class Session:
     """Keep-alive connections shared by a run's threads: a urllib3 pool per host.
 
     What requests did for us is kept: its default headers, certifi's CA bundle (or
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, read by config), and the proxy of HTTP(S)_PROXY / ALL_PROXY /
-    NO_PROXY chosen per host by requests' own rules (looked up once per host, not
-    per request).
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, read by config), and the proxy of
+    HTTP(S)_PROXY / ALL_PROXY / NO_PROXY chosen per host by requests' own rules
+    (looked up once per host, not per request).
     """
 
     def __init__(self, settings: FetchSettings) -> None:
