@@ -53,9 +53,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from monitor.store import (  # noqa: E402
-    ID_BITS,
     ID_MASK,
-    MAX_SECONDS,
+    SEARCH_KEY,
     Filters,
     Store,
     fts_query,
@@ -242,12 +241,6 @@ def _make_batch_job(args: tuple[int, int, int]) -> list[tuple[Any, ...]]:
     return make_batch(*args)
 
 
-def _search_key(published_at: str, item_id: int) -> int:
-    """The index key `Store.save_item` gives an item (store.SEARCH_KEY), computed here."""
-    seconds = int(datetime.fromisoformat(published_at.replace("Z", "+00:00")).timestamp())
-    return (min(MAX_SECONDS, max(0, seconds)) << ID_BITS) | item_id
-
-
 def build(store: Store, bases: list[Base], items: int, seed: int) -> dict[str, float]:
     """Insert `items` perturbed copies; return timings."""
     global _BASES, _PREFIXES
@@ -276,14 +269,16 @@ def build(store: Store, bases: list[Base], items: int, seed: int) -> dict[str, f
                 "VALUES (?, ?, ?, ?, ?)",
                 [(r[1], r[1], r[0], r[7], now) for r in rows],
             )
-            keys = [_search_key(r[6], r[0]) for r in rows]
+            # Keyed as Store.save_item keys them: SEARCH_KEY reads the stored row's date.
             conn.executemany(
-                "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
-                [(key, r[4], r[5]) for key, r in zip(keys, rows, strict=True)],
+                f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? "
+                "FROM items WHERE id = ?",
+                [(r[4], r[5], r[0]) for r in rows],
             )
             conn.executemany(
-                "INSERT INTO titles_fts (rowid, title) VALUES (?, ?)",
-                [(key, r[4]) for key, r in zip(keys, rows, strict=True)],
+                f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items "
+                "WHERE id = ?",
+                [(r[4], r[0]) for r in rows],
             )
             conn.execute("COMMIT")
             insert_seconds += time.perf_counter() - t0
