@@ -16,8 +16,10 @@ from monitor.store import Filters, Store, migrations, search_text
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
-def _save(store: Store, url: str, title: str, body: str) -> int:
-    item = Item(url=url, source="s", title=title, body=body, published_at=None, content_hash=url)
+def _save(store: Store, url: str, title: str, body: str, published: str | None = None) -> int:
+    item = Item(
+        url=url, source="s", title=title, body=body, published_at=published, content_hash=url
+    )
     return store.save_item(item, Match(), {}, NOW)
 
 
@@ -111,20 +113,12 @@ def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: St
     assert store.count_items() == 3
 
 
-def _dated(store: Store, n: int, title: str, body: str, published: str | None) -> int:
-    item = Item(
-        url=f"https://b/{n}", source="s", title=title, body=body, published_at=published,
-        content_hash=f"b{n}",
-    )  # fmt: skip
-    return store.save_item(item, Match(), {}, NOW)
-
-
 def test_ranked_search_puts_title_matches_first_then_newest(tmp_path: Path):
     store = Store(tmp_path / "m.db")
-    _dated(store, 1, "ภัยไซเบอร์ต่อธนาคาร", "รายละเอียด", "2020-01-01T00:00:00Z")
-    _dated(store, 2, "ข่าวเศรษฐกิจ", "มีภัยไซเบอร์ในย่อหน้า", "2026-01-01T00:00:00Z")
-    _dated(store, 3, "ข่าวกีฬา", "ภัยไซเบอร์อีกครั้ง", "2025-01-01T00:00:00Z")
-    _dated(store, 4, "ข่าวไม่มีวันที่", "ภัยไซเบอร์", None)  # first seen NOW: 2026-11-26
+    _save(store, "https://b/1", "ภัยไซเบอร์ต่อธนาคาร", "รายละเอียด", "2020-01-01T00:00:00Z")
+    _save(store, "https://b/2", "ข่าวเศรษฐกิจ", "มีภัยไซเบอร์ในย่อหน้า", "2026-01-01T00:00:00Z")
+    _save(store, "https://b/3", "ข่าวกีฬา", "ภัยไซเบอร์อีกครั้ง", "2025-01-01T00:00:00Z")
+    _save(store, "https://b/4", "ข่าวไม่มีวันที่", "ภัยไซเบอร์", None)  # first seen NOW: 2026-11-26
 
     ranked = [r["title"] for r in store.find("ภัยไซเบอร์")]
     newest = [r["title"] for r in store.find("ภัยไซเบอร์", Filters(sort="newest"))]
@@ -137,7 +131,7 @@ def test_ranked_search_puts_title_matches_first_then_newest(tmp_path: Path):
 def test_date_filters_bound_a_search_and_the_limit_is_kept(tmp_path: Path):
     store = Store(tmp_path / "m.db")
     for year in range(2015, 2027):
-        _dated(store, year, f"ASEAN {year}", "อาเซียน", f"{year}-06-01T00:00:00Z")
+        _save(store, f"https://b/{year}", f"ASEAN {year}", "อาเซียน", f"{year}-06-01T00:00:00Z")
     window = Filters(since=datetime(2018, 6, 1, tzinfo=UTC), until=datetime(2021, 6, 1, tzinfo=UTC))
     found = [r["title"] for r in store.find("อาเซียน", window)]
     assert found == ["ASEAN 2020", "ASEAN 2019", "ASEAN 2018"]
