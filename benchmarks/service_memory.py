@@ -6,10 +6,10 @@ Starts the shared workload server (`../shared/bench/workload_site.py`, N sources
 feeds with article pages fetched) and a real SMTP server (aiosmtpd) on 127.0.0.1, then
 runs, in a fresh process, what the service's scheduler does, on a simulated clock of
 `--every` minutes a cycle: every cycle one job per source on a pool of 10 threads
-(APScheduler's default executor), each job a new `Store` and
-`pipeline.run_once(settings, store, fetcher, now, sources=(source,))` with one shared
-`Fetcher` and glibc's malloc_trim after each job (as `schedule.SourceJobs.run`
-does), plus the alerts job once a simulated minute.
+(APScheduler's default executor), each job the service's own `schedule.SourceJobs.run`
+(one shared `Fetcher`, a store connection kept per job thread, glibc's malloc_trim
+after each job) with the simulated time, after `schedule.limit_malloc_arenas()` as
+`serve()` calls it; plus the alerts job (`schedule.flush_alerts`) once a simulated minute.
 The shipped topics and an email channel; between cycles, one simulated hour apart,
 `--publish` new items appear on random sources. Reported from /proc/self/status:
 RSS after start-up (imports, config, store), after the first cycle, peak (VmHWM), the
@@ -20,12 +20,11 @@ from what the allocator keeps.
 Baselines in the same run, each a fresh process (medians of 3): a bare Python, the same
 process after importing the libraries the monitor uses, one step at a time (requests,
 bs4 + lxml, feedparser, sqlite-utils, jinja2 + click + tabulate, APScheduler, apprise,
-pyahocorasick, pythainlp), then loading the two copies of pythainlp's word list the
-monitor keeps, as it loads them: the newmm trie of `monitor.match` (word boundaries) and
-nlpo3's dictionary of `monitor.thai` (the search index); then trafilatura (used only for
-pages without a body selector) and the rest of the monitor's modules. With `--trace`, a
-tracemalloc pass over the same steps shows the Python allocations of each package
-(not the Rust dictionary of nlpo3, which tracemalloc cannot see).
+pyahocorasick, pythainlp), then loading the Thai dictionary the monitor keeps, as it
+loads it (nlpo3's, for match's word boundaries and the search index); then trafilatura
+(used only for pages without a body selector) and the rest of the monitor's modules.
+With `--trace`, a tracemalloc pass over the same steps shows the Python allocations of
+each package (not the Rust dictionary of nlpo3, which tracemalloc cannot see).
 """
 
 from __future__ import annotations
@@ -134,16 +133,14 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
     logging.basicConfig(level=logging.INFO, handlers=[logging.FileHandler(os.devnull)])
     began = time.perf_counter()
     sys.path.insert(0, str(REPO))
-    from monitor.alert import composer_for, send_pending
     from monitor.config import load_settings
-    from monitor.fetch import Fetcher
-    from monitor.pipeline import run_once
-    from monitor.schedule import _return_free_memory
+    from monitor.schedule import SourceJobs, flush_alerts, limit_malloc_arenas
     from monitor.store import Store
 
     settings = load_settings(Path(args.config))
     Store(settings.db_path).close()  # as serve() does: fail fast, migrations applied
-    fetcher = Fetcher(settings.fetch)
+    limit_malloc_arenas()
+    jobs = SourceJobs(settings)  # the scheduler's jobs: one Fetcher, a store per thread
     out: dict[str, Any] = {"startup_s": time.perf_counter() - began, "startup": _settle()}
     rng = random.Random(args.seed)
     clock = datetime.now(UTC)
@@ -154,13 +151,7 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
     def job(source: Any, shift: timedelta) -> None:
         # Each job reads the clock itself, as the scheduler's jobs do: the outbox claim
         # is keyed by (process, time), so jobs sharing one `now` would send twice.
-        now = datetime.now(UTC) + shift
-        store = Store(settings.db_path)
-        try:
-            report = run_once(settings, store, fetcher, now=now, sources=(source,))
-        finally:
-            store.close()
-            _return_free_memory()  # as SourceJobs.run does after each job
+        report = jobs.run(source, now=datetime.now(UTC) + shift)
         with lock:
             counts["new"] += sum(s.new for s in report.sources)
             counts["matched"] += sum(s.matched for s in report.sources)
@@ -168,14 +159,7 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
             errors.extend(s.error for s in report.sources if s.error)
 
     def flush(now: datetime) -> None:
-        store = Store(settings.db_path)
-        try:
-            delivered = send_pending(
-                store, settings.channels, settings.alerts, composer_for(settings), now
-            )
-            counts["alerts"] += sum(d.ok for d in delivered)
-        finally:
-            store.close()
+        counts["alerts"] += sum(d.ok for d in flush_alerts(settings, now))
 
     trajectory: list[tuple[int, float, float]] = []
     seconds: list[float] = []
@@ -202,21 +186,22 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
             if cycle in (1, 2) or cycle % 24 == 0:
                 print(f"  cycle {cycle}/{args.cycles}: RSS {rss:.0f} MB, {seconds[-1]:.1f} s, "
                       f"{counts}", file=sys.stderr, flush=True)  # fmt: skip
-    out["at_rest"] = _settle()
-    out["peak"] = proc_rss_mb()[1]
-    if args.trace:
-        stats = tracemalloc.take_snapshot().compare_to(first, "lineno")
-        out["traced_growth"] = [
-            (str(s.traceback[0]).replace(str(REPO) + "/", ""), s.size_diff, s.count_diff)
-            for s in stats[:10]
-        ]
-        tracemalloc.stop()
+        # At rest with the job threads alive, as in the service: each keeps its connection.
         out["at_rest"] = _settle()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        out["after_trim"] = proc_rss_mb()[0]
-    except (OSError, AttributeError):  # not glibc
-        out["after_trim"] = None
+        out["peak"] = proc_rss_mb()[1]
+        if args.trace:
+            stats = tracemalloc.take_snapshot().compare_to(first, "lineno")
+            out["traced_growth"] = [
+                (str(s.traceback[0]).replace(str(REPO) + "/", ""), s.size_diff, s.count_diff)
+                for s in stats[:10]
+            ]
+            tracemalloc.stop()
+            out["at_rest"] = _settle()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+            out["after_trim"] = proc_rss_mb()[0]
+        except (OSError, AttributeError):  # not glibc
+            out["after_trim"] = None
     out.update(trajectory=trajectory, counts=counts, errors=errors[:5], n_errors=len(errors))
     out["first_cycle_s"] = seconds[0]
     out["later_cycle_s"] = statistics.median(seconds[1:]) if len(seconds) > 1 else None
@@ -277,7 +262,7 @@ def report(
         ("bare python (baseline)", rss["bare python"]),
         ("python + the same libraries imported, no dictionaries (baseline)",
          rss[LIBRARIES_DONE]),
-        ("... + newmm and nlpo3 dictionaries + trafilatura + monitor modules (baseline)",
+        ("... + the Thai dictionary + trafilatura + monitor modules (baseline)",
          steps[-1][1]),
         ("monitor, after start-up (imports, config, store; dictionaries not yet loaded)",
          med("startup")),

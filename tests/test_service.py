@@ -263,7 +263,7 @@ def test_concurrent_outbox_flushes_send_each_alert_once(tmp_path: Path, snapshot
 
     from monitor.config import load_settings
     from monitor.pipeline import run_once
-    from monitor.schedule import _flush_alerts
+    from monitor.schedule import flush_alerts
     from monitor.store import Store
 
     box = SlowMailBox()
@@ -285,7 +285,7 @@ url = "{snapshot_url}/rss/dla-asean.xml"
         assert store.outbox_counts() == {"pending": 2}
         store.close()
         # What serve does when two source jobs (or one and the alerts job) end together.
-        flushes = [threading.Thread(target=_flush_alerts, args=(settings,)) for _ in range(2)]
+        flushes = [threading.Thread(target=flush_alerts, args=(settings,)) for _ in range(2)]
         for thread in flushes:
             thread.start()
         for thread in flushes:
