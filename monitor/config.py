@@ -42,6 +42,8 @@ class FetchSettings:
     max_workers: int = 4
     max_backoff_minutes: float = 360.0
     ca_bundle: str = ""  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE; "" = certifi's
+    # (scheme, proxy URL) of the *_PROXY variables; scheme "no" is NO_PROXY's host list.
+    proxies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -439,6 +441,16 @@ _ROOT_KEYS = {
 }  # fmt: skip
 
 
+def proxies_from(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY... as (scheme, value), sorted; the
+    lower-case variable wins over the upper-case one, as curl and urllib read them."""
+    found: dict[str, str] = {}
+    for name in sorted(env, key=str.islower):  # upper case first, lower case overrides
+        if name.lower().endswith("_proxy") and env[name]:
+            found[name[:-6].lower()] = env[name]
+    return tuple(sorted(found.items()))
+
+
 def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> Settings:
     """Read the main config file and the files it names; raise ConfigError on any fault."""
     env = os.environ if env is None else env
@@ -468,6 +480,7 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         max_workers=f.integer("max_workers", 4, minimum=1),
         max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1),
         ca_bundle=env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or "",
+        proxies=proxies_from(env),
     )
     sources_table = root.sub("sources")
     sources = tuple(

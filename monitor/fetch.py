@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import proxy_bypass_environment
 from urllib.robotparser import RobotFileParser
 
 import certifi
 import urllib3
-from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -78,9 +78,9 @@ class Session:
     """Keep-alive connections shared by a run's threads: a urllib3 pool per host.
 
     What requests did for us is kept: its default headers, certifi's CA bundle (or
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, read by config), and the proxy of
-    HTTP(S)_PROXY / ALL_PROXY / NO_PROXY chosen per host by requests' own rules
-    (looked up once per host, not per request).
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), and the proxy of HTTP(S)_PROXY / ALL_PROXY
+    unless NO_PROXY names the host (both read by config; chosen once per host by
+    `proxy_for`).
     """
 
     def __init__(self, settings: FetchSettings) -> None:
@@ -97,6 +97,7 @@ class Session:
                                          "cert_reqs": "CERT_REQUIRED"}  # fmt: skip
         self._by_proxy: dict[str, urllib3.PoolManager] = {}
         self._by_host: dict[str, urllib3.PoolManager] = {}
+        self._proxies = dict(settings.proxies)
         self._lock = threading.Lock()
 
     def open(
@@ -112,7 +113,7 @@ class Session:
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}".lower()
         if (manager := self._by_host.get(host)) is None:
-            proxy = select_proxy(url, get_environ_proxies(url)) or ""
+            proxy = proxy_for(url, self._proxies)
             with self._lock:
                 manager = self._by_proxy.get(proxy) or self._new_manager(proxy)
                 self._by_proxy[proxy] = self._by_host[host] = manager
@@ -121,7 +122,8 @@ class Session:
     def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         if not proxy:
             return urllib3.PoolManager(**self._pool_kw)
-        username, password = get_auth_from_url(proxy)
+        parts = urlsplit(proxy)
+        username, password = unquote(parts.username or ""), unquote(parts.password or "")
         if proxy.lower().startswith("socks"):
             from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests did
 
@@ -129,6 +131,16 @@ class Session:
         auth = f"{username}:{password}" if username else None
         headers = urllib3.util.make_headers(proxy_basic_auth=auth) if auth else None
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **self._pool_kw)
+
+
+def proxy_for(url: str, proxies: Mapping[str, str]) -> str:
+    """The proxy URL for `url` ("" = direct): its scheme's, else ALL_PROXY's, unless the
+    host is in NO_PROXY (urllib's reading: suffixes, `*`, an optional port)."""
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme, "") or proxies.get("all", "")
+    if proxy and proxy_bypass_environment(parts.netloc, proxies):
+        return ""
+    return proxy
 
 
 def _codec(name: str) -> str | None:

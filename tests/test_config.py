@@ -26,6 +26,16 @@ def test_shipped_configs_load():
     assert demo.demo is not None and demo.channels[0].kind == "email"
 
 
+def test_proxy_and_ca_bundle_come_from_the_environment():
+    env = {"HTTPS_PROXY": "http://proxy:3128", "no_proxy": ".go.th", "PATH": "/bin",
+           "REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}  # fmt: skip
+
+    fetch = load_settings(CONFIG / "monitor.toml", env=env).fetch
+
+    assert fetch.proxies == (("https", "http://proxy:3128"), ("no", ".go.th"))
+    assert fetch.ca_bundle == "/etc/ssl/corp.pem"
+
+
 @pytest.mark.parametrize(
     ("sources", "key", "expected"),
     [

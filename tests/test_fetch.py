@@ -5,15 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from monitor.config import FetchSettings
+from monitor.config import FetchSettings, proxies_from
 from monitor.errors import FetchError
-from monitor.fetch import Session, fetch
+from monitor.fetch import Session, fetch, proxy_for
 
 SETTINGS = FetchSettings(user_agent="test-agent/1", timeout_seconds=1, max_bytes=100_000)
 THAI = "ความมั่นคงปลอดภัยไซเบอร์ อาเซียน"
@@ -181,24 +182,41 @@ def test_one_connection_serves_a_page_and_the_304s_after_it(keep_alive_server):
     assert len(ports) == 4 and len(set(ports)) == 1, "an unchanged cycle does not reconnect"
 
 
-def test_proxy_from_the_environment_is_used(
-    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
-):
-    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/"))
+def test_proxy_from_the_environment_is_used(httpserver: HTTPServer):
+    settings = replace(SETTINGS, proxies=proxies_from({"HTTP_PROXY": httpserver.url_for("/")}))
     httpserver.expect_request("/news/1").respond_with_data("<html>via proxy</html>")
 
-    page = fetch(Session(SETTINGS), "http://news.example/news/1", SETTINGS)
+    page = fetch(Session(settings), "http://news.example/news/1", settings)
 
     assert page.text == "<html>via proxy</html>"
     assert httpserver.log[0][0].headers["Host"] == "news.example"
 
 
-def test_no_proxy_goes_direct(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+def test_no_proxy_goes_direct(httpserver: HTTPServer):
+    env = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost,127.0.0.1"}  # 9: closed
+    settings = replace(SETTINGS, proxies=proxies_from(env))
     httpserver.expect_request("/p").respond_with_data("direct")
 
-    assert _get(httpserver).text == "direct"
+    assert fetch(Session(settings), httpserver.url_for("/p"), settings).text == "direct"
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "proxy"),
+    [
+        ({"HTTPS_PROXY": "http://p:3128"}, "https://www.thaigov.go.th/news", "http://p:3128"),
+        ({"HTTPS_PROXY": "http://p:3128"}, "http://www.thaigov.go.th/news", ""),
+        ({"ALL_PROXY": "socks5://p:1080"}, "http://mdes.go.th/", "socks5://p:1080"),
+        (
+            {"HTTP_PROXY": "http://upper", "http_proxy": "http://lower"},
+            "http://a.th/",
+            "http://lower",
+        ),
+        ({"HTTP_PROXY": "http://p", "NO_PROXY": ".go.th"}, "http://www.thaigov.go.th/", ""),
+        ({"HTTP_PROXY": "http://p", "NO_PROXY": "go.th"}, "http://www.thaigov.go.th/", ""),
+        ({"HTTP_PROXY": "http://p", "NO_PROXY": "*"}, "http://a.th/", ""),
+        ({"HTTP_PROXY": "http://p", "NO_PROXY": "b.th"}, "http://a.th/", "http://p"),
+        ({"HTTP_PROXY": ""}, "http://a.th/", ""),
+    ],
+)
+def test_proxy_is_chosen_per_host_as_curl_and_urllib_choose(env, url, proxy):
+    assert proxy_for(url, dict(proxies_from(env))) == proxy
