@@ -142,11 +142,25 @@ def test_lxml_reads_a_listing_as_beautifulsoup_did(monkeypatch):
     assert fast[1] == "http://x/l?page=2", "class words are compared as soupsieve joins them"
 
 
-def test_a_selector_only_soupsieve_reads_still_works():
-    html = "<html><title>t</title><body><p>วันที่ : 07/09/2569 13:41</p><p>x</p></body></html>"
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        (":-soup-contains-own('วันที่ :')", "2016-12-31T17:00:00Z"),  # own text: the span's
+        ("p:-soup-contains-own(วันที่)", "2026-09-07T06:41:00Z"),
+        (":-soup-contains-own('ลงวันที่', 'วันที่ :')", "2016-12-31T17:00:00Z"),  # soupsieve's
+    ],
+)
+def test_soupsieve_text_selectors_read_as_soupsieve_reads_them(date, expected, monkeypatch):
+    html = (
+        "<html><title>t</title><body><div>หัวข้อ <span>วันที่ : 1 ม.ค. 2560</span></div>"
+        "<p>ลงวันที่ : 07/09/2569 13:41<b>x</b></p></body></html>"
+    )
     page = Fetched(url="http://x/a", final_url="http://x/a", status=200, text=html)
-    rules = ArticleRules(date=":-soup-contains-own('วันที่ :')", body="body")
+    rules = ArticleRules(date=date, body="body")
 
-    item = extract_article(page, Entry("http://x/a"), "s", rules, NOW)
+    fast = extract_article(page, Entry("http://x/a"), "s", rules, NOW)
+    _with_soup_only(monkeypatch)
+    slow = extract_article(page, Entry("http://x/a"), "s", rules, NOW)
 
-    assert item.published_at == "2026-09-07T06:41:00Z"
+    assert fast == slow
+    assert fast.published_at == expected
