@@ -9,6 +9,7 @@ and raised on `/` separators (see SOURCES.md), and these forms are few.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import tempfile
@@ -18,19 +19,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from pythainlp import (
-    thai_above_vowels,
-    thai_below_vowels,
-    thai_follow_vowels,
-    thai_lead_vowels,
-    thai_tonemarks,
-)
-from pythainlp.corpus import corpus_path
-from pythainlp.util import normalize as thai_normalize
-
 log = logging.getLogger(__name__)
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
 
+# Thai vowel and tone marks (pythainlp's thai_above_vowels...). pythainlp itself (3 MB
+# once imported) is imported only for text its normalisation fixes: ~3% of articles.
+_ABOVE_VOWELS = "\u0e31\u0e34\u0e35\u0e36\u0e37\u0e4d\u0e47"
+_BELOW_VOWELS = "\u0e38\u0e39"
+_FOLLOW_VOWELS = "\u0e30\u0e32\u0e33\u0e45"
+_LEAD_VOWELS = "\u0e40\u0e41\u0e42\u0e43\u0e44"
+_TONE_MARKS = "\u0e48\u0e49\u0e4a\u0e4b"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _ODD_SPACES = re.compile("[\u00a0\u2007\u202f\u3000\t]")
 _THAI_DIGIT = re.compile("[๐-๙]")
@@ -61,11 +59,8 @@ def clean_spaces(text: str) -> str:
 
 _RE_SPACE_RUNS = re.compile(r"[ ]{2,}")
 _RE_BLANK_RUNS = re.compile(r"[ \n]*\n[ \n]*")
-_DANGLING = f"{thai_above_vowels}{thai_below_vowels}{thai_tonemarks}\u0e3a\u0e4c\u0e4d\u0e4e"
-_NO_REPEAT = (
-    f"{thai_follow_vowels}{thai_lead_vowels}{thai_above_vowels}{thai_below_vowels}"
-    "\u0e3a\u0e4c\u0e4d\u0e4e"
-)
+_DANGLING = f"{_ABOVE_VOWELS}{_BELOW_VOWELS}{_TONE_MARKS}\u0e3a\u0e4c\u0e4d\u0e4e"
+_NO_REPEAT = f"{_FOLLOW_VOWELS}{_LEAD_VOWELS}{_ABOVE_VOWELS}{_BELOW_VOWELS}\u0e3a\u0e4c\u0e4d\u0e4e"
 # Everything pythainlp.util.normalize would change once spaces are collapsed:
 # doubled SARA E, a tone mark before a vowel, NIKHAHIT + SARA AA, a follow vowel
 # before a tone mark, LAKKHANGYAO, repeated marks or vowels, marks dangling at the
@@ -74,12 +69,12 @@ _THAI_FIXABLE = tuple(
     re.compile(pattern)
     for pattern in (
         "\u0e40\u0e40",
-        f"[{thai_tonemarks}\u0e4c][{thai_above_vowels}{thai_below_vowels}]",
-        f"\u0e4d[{thai_tonemarks}]*\u0e32",
-        f"[{thai_follow_vowels}][{thai_tonemarks}]",
+        f"[{_TONE_MARKS}\u0e4c][{_ABOVE_VOWELS}{_BELOW_VOWELS}]",
+        f"\u0e4d[{_TONE_MARKS}]*\u0e32",
+        f"[{_FOLLOW_VOWELS}][{_TONE_MARKS}]",
         "\u0e45",
         f"([{_NO_REPEAT}])[ ]*\\1",
-        f"[{thai_tonemarks}]{{2,}}",
+        f"[{_TONE_MARKS}]{{2,}}",
         f"(^|[ ])[{_DANGLING}]",
     )
 )  # separate searches: four times faster than one alternation
@@ -99,6 +94,8 @@ def normalize_text(text: str) -> str:
     if any(pattern.search(text) for pattern in _THAI_FIXABLE):
         # pythainlp's normalize makes ~40 regex passes (3 ms per 4 KB article):
         # run it only on text that has something for it to fix.
+        from pythainlp.util import normalize as thai_normalize
+
         text = _RE_SPACE_RUNS.sub(" ", thai_normalize(text))
     return text.casefold()
 
@@ -111,6 +108,14 @@ EXTRA_WORDS = ("แรนซัมแวร์", "ฟิชชิ่ง", "ส�
 DICT_NAME = "thai-news-monitor"
 
 
+def _pythainlp_folder() -> Path:
+    """Where pythainlp is installed, found without importing it."""
+    spec = importlib.util.find_spec("pythainlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pythainlp is not installed")
+    return Path(spec.submodule_search_locations[0])
+
+
 @lru_cache(maxsize=1)
 def _tokenizer() -> Callable[[str], list[str]]:
     """newmm on pythainlp's word list plus EXTRA_WORDS: one dictionary for matching and
@@ -120,7 +125,7 @@ def _tokenizer() -> Callable[[str], list[str]]:
     else pythainlp's newmm (a Python trie of 73 MB). The two agree on Thai words;
     they differ only on where punctuation next to Latin text is split.
     """
-    words = Path(corpus_path()) / "words_th.txt"
+    words = _pythainlp_folder() / "corpus" / "words_th.txt"
     try:
         import nlpo3
     except ImportError:
