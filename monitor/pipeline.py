@@ -8,7 +8,7 @@
     | dedup.classify              -> new / known / duplicate
     | match(item, rules)          -> Match               pure
     | route(match, channels)      -> channel -> due time (instant, digest, quiet hours)
-    | store.save_item             -> row + outbox rows, one transaction
+    | store.save_item             -> row + outbox rows, one transaction per listing page
     | alert.send_pending          -> sent / retried / failed   I/O: SMTP, chat
     => RunReport (per-source counts, errors, timings)
 
@@ -173,20 +173,25 @@ def _process_entries(
     entries: list[Entry], source: Source, settings: Settings, store: Store, fetcher: Fetcher,
     now: datetime, walk: Walk, counts: _Counts,
 ) -> None:  # fmt: skip
+    """Fetch and extract a page's new entries, then dedup, match and store them in one
+    transaction (one commit per page; a crash before it leaves the page to be read again)."""
+    items: list[tuple[str, Item]] = []
     for entry in entries:
         try:
             if _older_than(entry.date_text, walk.since):
                 continue
             item = _item_for(entry, source, fetcher, now)
-            if _older_than(item.published_at, walk.since):
-                continue
-            with _PROCESS_LOCK:
-                _process(item, entry.url, settings, store, now, walk, counts)
+            if not _older_than(item.published_at, walk.since):
+                items.append((entry.url, item))
         except StoreError:
             raise  # the database, not this entry, is at fault: fail the source
         except MonitorError as exc:
             counts.problems.append(_reason(exc, entry.url))
             counts.failed += 1
+    if items:
+        with _PROCESS_LOCK, store.transaction():
+            for listed_url, item in items:
+                _process(item, listed_url, settings, store, now, walk, counts)
 
 
 def _no_links(source: Source, store: Store, url: str) -> SourceError:
