@@ -62,10 +62,10 @@ class SourceJobs:
         store: Store | None = getattr(self._local, "store", None)
         if store is None:
             store = self._local.store = Store(self.settings.db_path)
-        try:
-            return run_once(self.settings, store, self.fetcher, now=now, sources=(source,))
-        finally:
-            _return_free_memory()
+        report = run_once(self.settings, store, self.fetcher, now=now, sources=(source,))
+        if any(s.new or s.revised for s in report.sources):
+            _return_free_memory()  # after pages were read: not after a 304
+        return report
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +94,9 @@ def _return_free_memory() -> None:
     """Hand memory freed by a run back to the system (glibc's malloc_trim).
 
     glibc keeps freed pages of a first cycle's thousands of pages: 163 MB at rest
-    instead of 136 MB (benchmarks/service_memory.py). Costs well under a ms.
+    instead of 136 MB (benchmarks/service_memory.py). A trim costs ~1 ms, more than
+    an unchanged source's whole run (benchmarks/workload_cycle.py): source jobs call
+    it only after storing items, the alerts job once a minute.
     """
     libc = _glibc()
     if libc is not None:
@@ -102,7 +104,8 @@ def _return_free_memory() -> None:
 
 
 def flush_alerts(settings: Settings, now: datetime | None = None) -> list[Delivery]:
-    """The alerts job: deliver what is due (`now` for benchmarks that simulate a day)."""
+    """The alerts job, once a minute: deliver what is due, then hand back the memory the
+    source jobs since the last one freed (`now` for benchmarks that simulate a day)."""
     store = Store(settings.db_path)
     try:
         composer = alert.composer_for(settings)
