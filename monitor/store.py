@@ -304,7 +304,9 @@ class Store:
             # the process; only a power cut may lose the last commits (then the items
             # are fetched again). FULL would sync each of a backfill's commits.
             self.db.execute("PRAGMA synchronous = NORMAL")
-            migrations.apply(self.db)
+            if migrations.pending(self.db):
+                with self.transaction():  # one connection at a time migrates: the others
+                    migrations.apply(self.db)  # wait, then find nothing pending
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 

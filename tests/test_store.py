@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,25 @@ def test_reopening_applies_no_migration_twice(tmp_path: Path):
     Store(tmp_path / "m.db").close()
     store = Store(tmp_path / "m.db")
     assert store.count_items() == 0
+
+
+def test_many_connections_opening_a_new_archive_at_once_migrate_it_once(tmp_path: Path):
+    path = tmp_path / "new.db"
+    start = threading.Barrier(10)  # the service's job threads at its first cycle
+
+    def open_and_close(_: int) -> None:
+        start.wait()
+        Store(path).close()
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(open_and_close, range(10)))
+
+    Store(tmp_path / "alone.db").close()
+    applied, alone = (
+        sorted(m["name"] for m in sqlite_utils.Database(p)["_sqlite_migrations"].rows)
+        for p in (path, tmp_path / "alone.db")
+    )
+    assert applied == alone
 
 
 def test_unknown_item_is_a_query_error(store: Store):
