@@ -28,8 +28,9 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from queue import Empty, SimpleQueue
@@ -127,6 +128,19 @@ def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
     return bool(listed) and listed not in stored and stored not in listed
 
 
+@contextmanager
+def _entry_failure_recorded(url: str, counts: _Counts) -> Iterator[None]:
+    """Record an entry's failure and go on with the next; a failing database (StoreError)
+    is not the entry's fault and fails the source."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except MonitorError as exc:
+        counts.problems.append(_reason(exc, url))
+        counts.failed += 1
+
+
 def _revise_entries(
     entries: list[Entry], source: Source, settings: Settings, store: Store, fetcher: Fetcher,
     now: datetime, walk: Walk, counts: _Counts,
@@ -139,7 +153,7 @@ def _revise_entries(
         suspects = suspects[:REVISITS_PER_PAGE]
     for entry in suspects:
         item_id, _, stored_hash, stored_topics = own[entry.url]
-        try:
+        with _entry_failure_recorded(entry.url, counts):
             item = _item_for(entry, source, fetcher, now)
             if item.content_hash == stored_hash or not item.title:
                 continue
@@ -153,11 +167,6 @@ def _revise_entries(
                     signature.to_bytes(), dedup.band_keys(signature),
                 )  # fmt: skip
             counts.revised += 1
-        except StoreError:
-            raise
-        except MonitorError as exc:
-            counts.problems.append(_reason(exc, entry.url))
-            counts.failed += 1
 
 
 def _older_than(when: str | None, since: datetime | None) -> bool:
@@ -177,17 +186,12 @@ def _process_entries(
     transaction (one commit per page; a crash before it leaves the page to be read again)."""
     items: list[tuple[str, Item]] = []
     for entry in entries:
-        try:
-            if _older_than(entry.date_text, walk.since):
-                continue
+        if _older_than(entry.date_text, walk.since):
+            continue
+        with _entry_failure_recorded(entry.url, counts):
             item = _item_for(entry, source, fetcher, now)
             if not _older_than(item.published_at, walk.since):
                 items.append((entry.url, item))
-        except StoreError:
-            raise  # the database, not this entry, is at fault: fail the source
-        except MonitorError as exc:
-            counts.problems.append(_reason(exc, entry.url))
-            counts.failed += 1
     if items:
         with _PROCESS_LOCK, store.transaction():
             for listed_url, item in items:
