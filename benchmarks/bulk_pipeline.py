@@ -455,8 +455,8 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
             f"ours {cpu_rate['ours']:.0f} articles/s per core "
             f"(target >= {TARGET_RATE:g}: {_verdict(cpu_rate['ours'] >= TARGET_RATE)})"
         )
-        print("wall time also holds fsync waits (one commit per article in both pipelines) "
-              "and time lost to other processes on the machine")  # fmt: skip
+        print("wall time also holds fsync waits (ours commits once per page of 20 articles, "
+              "naive once per article) and time other processes took")  # fmt: skip
     for name, runs in results.items():
         print()
         print(f"{name}: per-stage time per article, median of {len(runs)} runs")
