@@ -36,6 +36,9 @@ def setup_logging(verbose: bool, as_json: bool = False) -> None:
         _JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     )
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    # APScheduler logs "Added job", "Running job" and "executed successfully" for every
+    # job run: the monitor's own line per source run says what ran and how it went.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 log_json_option = click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")
