@@ -31,11 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,12 +62,14 @@ SOURCE_RSS = """
 kind = "rss"
 url = "{base}/feed/{i}.xml"
 fetch_articles = true
+interval_minutes = 1
 """
 SOURCE_HTML = """
 [sources.{name}]
 kind = "html"
 url = "{base}/list/{i}.html"
 max_pages = 1
+interval_minutes = 1
 
 [sources.{name}.listing]
 container = "ul.news-list"
@@ -229,6 +233,21 @@ def _cycle(cycle: Callable[[], list[Any]], clock: Any) -> dict[str, Any]:
     return out
 
 
+def _record_job_reports(jobs_class: Any) -> SimpleQueue[Any]:
+    """Have every `SourceJobs.run` in this process also put its report in the queue
+    returned (monitor/ itself is not changed)."""
+    ran: SimpleQueue[Any] = SimpleQueue()
+    run = jobs_class.run
+
+    def recorded(self: Any, source: Any, now: Any = None) -> Any:
+        report = run(self, source, now)
+        ran.put(report)
+        return report
+
+    jobs_class.run = recorded
+    return ran
+
+
 def _log_like_the_cli() -> None:
     """One INFO line per source per run, formatted as the CLI does, written nowhere."""
     from monitor.cli_common import setup_logging
@@ -248,8 +267,13 @@ def ours(
     `service`: a cycle is what `monitor serve` does when every source is due, each
     source's scheduler job (`schedule.SourceJobs.run`) on a pool of the scheduler's
     size, with the jobs' shared Fetcher and per-thread store connections kept from
-    one cycle to the next. `once`: `pipeline.run_once` over all sources with a new
-    Fetcher each cycle, as each `monitor run --once` does.
+    one cycle to the next. `scheduled`: `monitor serve`'s own scheduler
+    (`schedule.build_scheduler`, every source every minute): the first cycle runs every
+    source at once, later ones each at its own offset, as the service spreads them; a
+    cycle's CPU is the whole process's from the end of the last cycle (or the start)
+    until every source ran again, idle time, scheduler and alerts job included.
+    `once`: `pipeline.run_once` over all sources with a new Fetcher each cycle, as each
+    `monitor run --once` does.
     """
     cpu, wall = time.process_time(), time.perf_counter()
     sys.path.insert(0, str(REPO))
@@ -259,7 +283,7 @@ def ours(
     from monitor.config import load_settings
     from monitor.match import match
     from monitor.pipeline import run_once
-    from monitor.schedule import JOB_THREADS, SourceJobs
+    from monitor.schedule import JOB_THREADS, SourceJobs, build_scheduler
     from monitor.store import Store, search_text
 
     _log_like_the_cli()
@@ -276,6 +300,16 @@ def ours(
 
             def cycle() -> list[Any]:
                 return [s for r in pool.map(jobs.run, settings.sources) for s in r.sources]
+
+        elif mode == "scheduled":
+            ran = _record_job_reports(SourceJobs)
+            scheduler = build_scheduler(settings)
+
+            def cycle() -> list[Any]:
+                if not scheduler.running:
+                    threading.Thread(target=scheduler.start, daemon=True).start()
+                reports = [ran.get(timeout=600) for _ in settings.sources]
+                return [s for r in reports for s in r.sources]
 
         else:
 
@@ -308,6 +342,8 @@ def ours(
             out["publish"] = {"expected": len(published), "found": found}
         if mode == "service":
             pool.shutdown()
+        elif mode == "scheduled":
+            scheduler.shutdown(wait=True)
         out["db_mb"] = sum(p.stat().st_size for p in Path(settings.db_path).parent.iterdir()) / 1e6
         store.close()
     return out
@@ -405,6 +441,9 @@ def _stage_table(runs: list[dict[str, Any]], cycle: str, per: str, count: int) -
     print(f"| total | {1000 * total / count:.3f} | 100% |")
 
 
+MODE_LABELS = {"service": "serve jobs", "scheduled": "serve, as scheduled", "once": "run --once"}
+
+
 def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: str) -> None:
     print()
     print(f"{n} sources x 20 articles; medians of {len(next(iter(results.values())))} runs")
@@ -414,8 +453,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: st
     )
     print("|---|---|---|---|---|---|---|---|")
     labels = {
-        "ours": f"thai-news-monitor {'serve jobs' if mode == 'service' else 'run --once'} "
-        f"({kind}, articles fetched + extracted)",
+        "ours": f"thai-news-monitor {MODE_LABELS[mode]} ({kind}, articles fetched + extracted)",
         "naive": "naive requests + BeautifulSoup(lxml), measured here",
     }
     for name, runs in results.items():
@@ -487,9 +525,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="our sources: feeds or listing pages (default rss)")  # fmt: skip
     parser.add_argument("--publish", type=int, default=5, metavar="K",
                         help="sources to publish on in the last run (default 5)")  # fmt: skip
-    parser.add_argument("--mode", choices=("service", "once"), default="service",
+    parser.add_argument("--mode", choices=("service", "scheduled", "once"), default="service",
                         help="our cycle: each source's `monitor serve` job on the scheduler's "
-                        "threads (default), or `monitor run --once`")  # fmt: skip
+                        "threads, all at once (default); the service's own scheduler, sources "
+                        "spread within each minute; or `monitor run --once`")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1,
                         help="our [fetch] max_workers, for --mode once (default 1)")  # fmt: skip
     parser.add_argument("--stages", action="store_true",
