@@ -7,6 +7,8 @@ words by pythainlp and joined with spaces (FTS5 alone splits Thai at every vowel
 and tone mark and finds nothing for `ไซเบอร์`; the `trigram` tokenizer would also
 find `ภัย` inside `ปลอดภัย` and cannot search words under three characters). Index
 rows are keyed by date (SEARCH_KEY), so searches read newest first and stop early.
+The archive records the dictionary its index was split with (`store_state`) and
+re-indexes everything, once, when segmentation changes (`thai.dictionary_version`).
 
 Outbox: storing a matched item and queuing its alerts is one transaction; a row is
 `pending` until a channel accepts it (`sent`) or attempts run out (`failed`).
@@ -15,6 +17,7 @@ Outbox: storing a matched item and queuing its alerts is one transaction; a row 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -30,10 +33,12 @@ from sqlite_utils import Migrations
 
 from monitor.errors import QueryError, StoreError
 from monitor.models import Item, Match, SourceReport
-from monitor.thai import EXTRA_WORDS, normalize_text, segment
+from monitor.thai import EXTRA_WORDS, dictionary_version, normalize_text, segment
 from monitor.urls import url_key
 
+log = logging.getLogger(__name__)
 migrations = Migrations("thai-news-monitor")
+REINDEX_BATCH = 1000
 
 # Search index rows are keyed by date: rowid = the item's date in seconds since 1970
 # (published_at, or first_seen_at when the page gave none) << ID_BITS | items.id.
@@ -195,6 +200,12 @@ def m008_filter_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX items_filters ON items (id, source, matched_topics, published_at)")
 
 
+@migrations()
+def m009_store_state(db: sqlite_utils.Database) -> None:
+    """Facts about the archive itself, such as the dictionary its search index used."""
+    db.execute("CREATE TABLE store_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
     "content_hash, first_seen_at, matched_topics, match, problems) "
@@ -307,11 +318,45 @@ class Store:
             if migrations.pending(self.db):
                 with self.transaction():  # one connection at a time migrates: the others
                     migrations.apply(self.db)  # wait, then find nothing pending
+            self._follow_dictionary()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
+
+    def _follow_dictionary(self) -> None:
+        """Re-index every item for search when the Thai dictionary changed since the index
+        was built (a pythainlp upgrade, new EXTRA_WORDS): otherwise queries, split the new
+        way, miss words the index split the old way. An archive that recorded no version
+        yet was indexed by this code's dictionary: it is recorded, not rebuilt."""
+        current = dictionary_version()
+        query = "SELECT value FROM store_state WHERE key = 'dictionary'"
+        if (row := self.db.execute(query).fetchone()) and row[0] == current:
+            return
+        with self.transaction():  # one connection re-indexes; the others wait, then find it done
+            row = self.db.execute(query).fetchone()
+            if row and row[0] != current:
+                self._reindex_all()
+            self.db.execute(
+                "INSERT OR REPLACE INTO store_state (key, value) VALUES ('dictionary', ?)",
+                [current],
+            )
+
+    def _reindex_all(self) -> None:
+        total = self.count_items()
+        log.warning("%s: the Thai dictionary changed: re-indexing %d items for search, once",
+                    self.path, total)  # fmt: skip
+        for index in ("items_fts", "titles_fts"):
+            self.db.execute(f"DELETE FROM {index}")
+        last = 0
+        while rows := self.db.execute(
+            "SELECT id, title, body FROM items WHERE id > ? ORDER BY id LIMIT ?",
+            [last, REINDEX_BATCH],
+        ).fetchall():
+            for item_id, title, body in rows:
+                _index_text(self.db, item_id, title, body or "")
+            last = rows[-1][0]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -9,6 +9,7 @@ and raised on `/` separators (see SOURCES.md), and these forms are few.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import re
@@ -103,9 +104,20 @@ def normalize_text(text: str) -> str:
 # Loanwords and abbreviations newmm splits badly (แรนซัมแวร์ -> แร|นซัมแวร์). Add
 # only words the segmenter cannot otherwise segment: adding compound keywords
 # makes nested keywords disappear (see NOTES.md). Changing this list changes how
-# stored items are indexed: add a store migration that re-indexes the new words.
+# stored items are indexed: the store re-indexes them all (`dictionary_version`).
 EXTRA_WORDS = ("แรนซัมแวร์", "ฟิชชิ่ง", "สกมช", "ไทยเซิร์ต", "บอตเน็ต", "วันนาคราย")
 DICT_NAME = "thai-news-monitor"
+
+
+@lru_cache(maxsize=1)
+def dictionary_version() -> str:
+    """A digest of what segmentation depends on: pythainlp's word list, EXTRA_WORDS and
+    the engine. Text indexed under another version is split otherwise than queries
+    now are, so the search index is rebuilt when it changes (a pythainlp upgrade)."""
+    words = (_pythainlp_folder() / "corpus" / "words_th.txt").read_bytes()
+    engine = b"nlpo3" if importlib.util.find_spec("nlpo3") else b"newmm"
+    extra = "\n".join(EXTRA_WORDS).encode()
+    return hashlib.sha256(b"\0".join((words, extra, engine))).hexdigest()[:16]
 
 
 def _pythainlp_folder() -> Path:

@@ -14,6 +14,7 @@ import sqlite_utils
 from monitor.errors import QueryError
 from monitor.models import Item, Match, TopicResult
 from monitor.store import Filters, Store, migrations, search_text
+from monitor.thai import dictionary_version
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -225,6 +226,29 @@ def test_items_indexed_before_the_extra_words_are_found_by_them(tmp_path: Path):
     db.close()
 
     assert [r["id"] for r in Store(path).find("แรนซัมแวร์")] == [3]
+
+
+def _split_the_old_way(path: Path, dictionary: str) -> None:
+    """Index every item as a dictionary without แรนซัมแวร์ did, recorded as `dictionary`."""
+    db = sqlite_utils.Database(path)
+    db.execute("UPDATE items_fts SET body = replace(body, 'แรนซัมแวร์', 'แร นซัมแวร์')")
+    db.execute("UPDATE store_state SET value = ? WHERE key = 'dictionary'", [dictionary])
+    db.conn.commit()
+    db.close()
+
+
+def test_a_new_dictionary_re_indexes_the_archive_once(tmp_path: Path, caplog):
+    path = tmp_path / "m.db"
+    store = Store(path)
+    item_id = _save(store, "https://a/1", "คำเตือน", "แรนซัมแวร์ระบาดในหน่วยงานรัฐ")
+    store.close()
+    _split_the_old_way(path, "pythainlp-of-last-year")
+
+    assert [r["id"] for r in Store(path).find("แรนซัมแวร์")] == [item_id]
+    assert "re-indexing 1 items" in caplog.text
+
+    _split_the_old_way(path, dictionary_version())  # same dictionary: the index is trusted
+    assert list(Store(path).find("แรนซัมแวร์")) == []
 
 
 def test_search_filters_by_source_topic_and_match(tmp_path: Path):
