@@ -509,8 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"file: {_mb(file_bytes)} (sizes by {how})")
         if how == "dbstat":
             print(
-                f"FTS index (items_fts_data + _idx): {_mb(fts_index)}; FTS with its content "
-                f"copy and docsize: {_mb(fts_all)}; items table: {_mb(items_bytes)}"
+                f"FTS index (items_fts_data + _idx): {_mb(fts_index)}; all items_fts tables "
+                f"(a content copy too in archives before m010): {_mb(fts_all)}; items table: "
+                f"{_mb(items_bytes)}"
             )
             print(
                 "largest: "

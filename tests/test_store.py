@@ -13,7 +13,7 @@ import sqlite_utils
 
 from monitor.errors import QueryError
 from monitor.models import Item, Match, TopicResult
-from monitor.store import Filters, Store, migrations, search_text
+from monitor.store import SEARCH_KEY, Filters, Store, migrations, search_text
 from monitor.thai import dictionary_version
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -126,6 +126,8 @@ def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: St
 
     assert _titles(store, "มัลแวร์") == ["Ransomware warning (updated)"]
     assert _titles(store, "ภัยคุกคาม") == []
+    for index in ("items_fts", "titles_fts"):  # and the index structure is sound
+        store.db.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
     shown = store.item(item_id)
     assert shown["body"] == "คำเตือนมัลแวร์เรียกค่าไถ่ฉบับแก้ไข"
     assert [r["title"] for r in shown["revisions"]] == ["Ransomware warning"]
@@ -189,6 +191,7 @@ def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path
     store = Store(path)
     assert [r["id"] for r in store.find("อาเซียน")] == [7]
     assert list(store.find("อาเซียน", Filters(until=datetime(2024, 1, 1, tzinfo=UTC)))) == []
+    assert "items_fts_content" not in store.db.table_names(), "the index keeps no text copy"
 
 
 def test_two_flushes_at_the_same_instant_never_claim_the_same_alert(tmp_path: Path):
@@ -231,7 +234,16 @@ def test_items_indexed_before_the_extra_words_are_found_by_them(tmp_path: Path):
 def _split_the_old_way(path: Path, dictionary: str) -> None:
     """Index every item as a dictionary without แรนซัมแวร์ did, recorded as `dictionary`."""
     db = sqlite_utils.Database(path)
-    db.execute("UPDATE items_fts SET body = replace(body, 'แรนซัมแวร์', 'แร นซัมแวร์')")
+    for key, title, body in db.execute(f"SELECT {SEARCH_KEY}, title, body FROM items").fetchall():
+        words, now = search_text(title), search_text(body)
+        db.execute(
+            "INSERT INTO items_fts (items_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            [key, words, now],
+        )
+        db.execute(
+            "INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [key, words, now.replace("แรนซัมแวร์", "แร นซัมแวร์")],
+        )
     db.execute("UPDATE store_state SET value = ? WHERE key = 'dictionary'", [dictionary])
     db.conn.commit()
     db.close()
