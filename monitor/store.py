@@ -375,6 +375,7 @@ class Store:
             )
 
     def _reindex_all(self) -> None:
+        """Split every item's text again into the search index (in the caller's transaction)."""
         total = self.count_items()
         log.warning("%s: the Thai dictionary changed: re-indexing %d items for search, once",
                     self.path, total)  # fmt: skip
