@@ -348,13 +348,22 @@ class Store:
             self.db.execute("PRAGMA synchronous = NORMAL")
             if migrations.pending(self.db):
                 with self.transaction():  # one connection at a time migrates: the others
-                    migrations.apply(self.db)  # wait, then find nothing pending
+                    self._announce_upgrade()  # wait, then find nothing pending
+                    migrations.apply(self.db)
             self._follow_dictionary()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
+
+    def _announce_upgrade(self) -> None:
+        """Say so when an archive with items is upgraded: rebuilding a search index takes
+        minutes at a million items, and the service would look stuck."""
+        names = [m.name for m in migrations.pending(self.db)]
+        if names and self.db["items"].exists() and self.count_items():
+            log.warning("%s: upgrading the archive (%s); a large one takes minutes",
+                        self.path, ", ".join(names))  # fmt: skip
 
     def _follow_dictionary(self) -> None:
         """Re-index every item for search when the Thai dictionary changed since the index

@@ -178,7 +178,7 @@ def _archive_before(
     return db
 
 
-def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path):
+def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path, caplog):
     path = tmp_path / "old.db"
     db = _archive_before(path, "m006_search_keyed_by_date", 7, "ข่าวเก่า", "ความร่วมมืออาเซียน")
     db.execute(
@@ -192,6 +192,10 @@ def test_opening_an_archive_indexed_by_id_rekeys_its_search_index(tmp_path: Path
     assert [r["id"] for r in store.find("อาเซียน")] == [7]
     assert list(store.find("อาเซียน", Filters(until=datetime(2024, 1, 1, tzinfo=UTC)))) == []
     assert "items_fts_content" not in store.db.table_names(), "the index keeps no text copy"
+    assert "upgrading the archive (m006_search_keyed_by_date, " in caplog.text
+    caplog.clear()
+    Store(tmp_path / "new.db").close()
+    assert "upgrading" not in caplog.text, "a new archive is created silently"
 
 
 def test_two_flushes_at_the_same_instant_never_claim_the_same_alert(tmp_path: Path):
