@@ -76,10 +76,15 @@ class _Counts:
 
 def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
     if not source.fetch_articles:
-        item = extract.item_from_entry(entry, source.name, source.article, now)
-    else:
-        page = fetcher.get(entry.url)
-        item = extract.extract_article(page, entry, source.name, source.article, now)
+        return extract.item_from_entry(entry, source.name, source.article, now)
+    page = fetcher.get(entry.url)
+    return extract.extract_article(page, entry, source.name, source.article, now)
+
+
+def _hashed(item: Item) -> Item:
+    """The item with its content hash. Taken just before the item's other text work:
+    the normalised text it computes is cached for dedup, match and the index only
+    while the next items of the page have not pushed it out."""
     return replace(item, content_hash=dedup.content_hash(item.title, item.body))
 
 
@@ -88,6 +93,7 @@ def _process(
     counts: _Counts,
 ) -> None:  # fmt: skip
     """Store a new item, or record where a known one (or a copy of it) was seen again."""
+    item = _hashed(item)
     by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
     if by_url is not None or by_hash is not None:
         verdict = dedup.classify(item, by_url, by_hash)
@@ -154,7 +160,7 @@ def _revise_entries(
     for entry in suspects:
         item_id, _, stored_hash, stored_topics = own[entry.url]
         with _entry_failure_recorded(entry.url, counts):
-            item = _item_for(entry, source, fetcher, now)
+            item = _hashed(_item_for(entry, source, fetcher, now))
             if item.content_hash == stored_hash or not item.title:
                 continue
             signature = dedup.signature(item.title, item.body)
