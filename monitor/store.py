@@ -771,10 +771,13 @@ class Store:
 
     def save_validators(self, url: str, etag: str, last_modified: str, now: datetime) -> None:
         if etag or last_modified:
-            row = {"url": url, "etag": etag, "last_modified": last_modified,
-                   "updated_at": _iso(now)}  # fmt: skip
             with self.transaction():
-                self.db["http_cache"].upsert(row, pk="url")
+                self.db.execute(
+                    "INSERT INTO http_cache (url, etag, last_modified, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+                    "last_modified = excluded.last_modified, updated_at = excluded.updated_at",
+                    [url, etag, last_modified, _iso(now)],
+                )
 
     def record_run(self, report: SourceReport, now: datetime) -> None:
         """Update a source's health row from one run's report.
@@ -818,9 +821,13 @@ class Store:
         return list(json.loads(row[0])) if row else []
 
     def save_walk_cursor(self, source: str, queue: list[str], now: datetime) -> None:
-        row = {"source": source, "queue": json.dumps(queue), "updated_at": _iso(now)}
         with self.transaction():
-            self.db["walk_state"].upsert(row, pk="source")
+            self.db.execute(
+                "INSERT INTO walk_state (source, queue, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET queue = excluded.queue, "
+                "updated_at = excluded.updated_at",
+                [source, json.dumps(queue), _iso(now)],
+            )
 
     def clear_walk_cursor(self, source: str) -> None:
         with self.transaction():
