@@ -62,14 +62,12 @@ SOURCE_RSS = """
 kind = "rss"
 url = "{base}/feed/{i}.xml"
 fetch_articles = true
-interval_minutes = 1
 """
 SOURCE_HTML = """
 [sources.{name}]
 kind = "html"
 url = "{base}/list/{i}.html"
 max_pages = 1
-interval_minutes = 1
 
 [sources.{name}.listing]
 container = "ul.news-list"
@@ -151,7 +149,12 @@ def write_config(folder: Path, base: str, n: int, kind: str, workers: int) -> Pa
     """A config with one source per workload source, the repository's topics and presets."""
     template = SOURCE_RSS if kind == "rss" else SOURCE_HTML
     sources = "".join(
-        template.format(name=f"w{i:04d}", base=base, i=i) + ARTICLE_RULES.format(name=f"w{i:04d}")
+        # every minute (`--mode scheduled`), a key of the source's own table, right below
+        # its header (the HTML template opens a [.listing] sub-table after its keys)
+        template.format(name=f"w{i:04d}", base=base, i=i).replace(
+            "]\n", "]\ninterval_minutes = 1\n", 1
+        )
+        + ARTICLE_RULES.format(name=f"w{i:04d}")
         for i in range(n)
     )
     templates = REPO / "config" / "templates"  # alert templates, where the config has them
