@@ -114,18 +114,18 @@ def dictionary_version() -> str:
     """A digest of what segmentation depends on: pythainlp's word list, EXTRA_WORDS and
     the engine. Text indexed under another version is split otherwise than queries
     now are, so the search index is rebuilt when it changes (a pythainlp upgrade)."""
-    words = (_pythainlp_folder() / "corpus" / "words_th.txt").read_bytes()
+    words = _word_list().read_bytes()
     engine = b"nlpo3" if importlib.util.find_spec("nlpo3") else b"newmm"
     extra = "\n".join(EXTRA_WORDS).encode()
     return hashlib.sha256(b"\0".join((words, extra, engine))).hexdigest()[:16]
 
 
-def _pythainlp_folder() -> Path:
-    """Where pythainlp is installed, found without importing it."""
+def _word_list() -> Path:
+    """pythainlp's word list, found without importing pythainlp."""
     spec = importlib.util.find_spec("pythainlp")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("pythainlp is not installed")
-    return Path(spec.submodule_search_locations[0])
+    return Path(spec.submodule_search_locations[0]) / "corpus" / "words_th.txt"
 
 
 @lru_cache(maxsize=1)
@@ -137,7 +137,7 @@ def _tokenizer() -> Callable[[str], list[str]]:
     else pythainlp's newmm (a Python trie of 73 MB). The two agree on Thai words;
     they differ only on where punctuation next to Latin text is split.
     """
-    words = _pythainlp_folder() / "corpus" / "words_th.txt"
+    words = _word_list()
     try:
         import nlpo3
     except ImportError:
