@@ -38,7 +38,6 @@ from monitor.urls import url_key
 
 log = logging.getLogger(__name__)
 migrations = Migrations("thai-news-monitor")
-REINDEX_BATCH = 1000
 
 # Search index rows are keyed by date: rowid = the item's date in seconds since 1970
 # (published_at, or first_seen_at when the page gave none) << ID_BITS | items.id.
@@ -390,14 +389,8 @@ class Store:
                     self.path, total)  # fmt: skip
         for index in ("items_fts", "titles_fts"):
             self.db.execute(f"INSERT INTO {index} ({index}) VALUES ('delete-all')")
-        last = 0
-        while rows := self.db.execute(
-            "SELECT id, title, body FROM items WHERE id > ? ORDER BY id LIMIT ?",
-            [last, REINDEX_BATCH],
-        ).fetchall():
-            for item_id, title, body in rows:
-                _index_text(self.db, item_id, title, body or "")
-            last = rows[-1][0]
+        for item_id, title, body, _ in self.items_for_rematch():
+            _index_text(self.db, item_id, title, body or "")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
