@@ -34,7 +34,7 @@ from lxml import etree
 
 from monitor.errors import ExtractError
 from monitor.models import ArticleRules, Entry, Fetched, Item, ListingRules, Source
-from monitor.thai import clean_spaces, parse_thai_date
+from monitor.thai import clean_spaces, parse_thai_date, read_datetime
 from monitor.urls import canonical_url
 
 FUTURE_TOLERANCE = timedelta(days=2)
@@ -294,11 +294,7 @@ def parse_feed(fetched: Fetched) -> list[Entry]:
             continue
         content = e.get("content") or []
         body = content[0].get("value", "") if content else e.get("summary", "")
-        when = e.get("published_parsed") or e.get("updated_parsed")
-        date_text = (
-            datetime.fromtimestamp(calendar.timegm(when), UTC).isoformat() if when
-            else e.get("published", "")
-        )  # fmt: skip
+        date_text = _feed_date(e)
         entries.append(
             Entry(
                 url=canonical_url(urljoin(fetched.final_url, link)),
@@ -310,19 +306,29 @@ def parse_feed(fetched: Fetched) -> list[Entry]:
     return entries
 
 
+def _feed_date(entry: Any) -> str:
+    """An entry's date as ISO UTC when feedparser read it, else the feed's own text.
+
+    feedparser reads `Sat, 01 Jan 0001 00:00:00 +1400` into a year-0 time that no
+    datetime holds: that date is left as text, to be reported unreadable.
+    """
+    when = entry.get("published_parsed") or entry.get("updated_parsed")
+    if when:
+        try:
+            return datetime.fromtimestamp(calendar.timegm(when), UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            pass
+    return str(entry.get("published") or entry.get("updated") or "")
+
+
 def _published(date_text: str, now: datetime, problems: list[str]) -> str | None:
     if not date_text:
         problems.append("no date found")
         return None
-    try:
-        when: datetime | None = datetime.fromisoformat(date_text)
-    except ValueError:
-        when = parse_thai_date(date_text)
+    when = read_datetime(date_text)
     if when is None:
         problems.append(f"unreadable date: {date_text[:60]!r}")
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     if when > now + FUTURE_TOLERANCE:
         problems.append(f"date in the future ignored: {when.date().isoformat()}")
         return None

@@ -130,6 +130,7 @@ class SourceReport:
     duplicates: int = 0
     revised: int = 0  # known pages whose text changed
     not_modified: bool = False
+    failed: int = 0  # entries whose page could not be fetched or read (tried again next run)
     error: str = ""
     skipped: str = ""
     problems: tuple[str, ...] = ()
@@ -156,4 +157,4 @@ class RunReport:
 
     @property
     def failed_sources(self) -> tuple[SourceReport, ...]:
-        return tuple(s for s in self.sources if s.error or s.skipped)
+        return tuple(s for s in self.sources if s.error or s.skipped or s.failed)

@@ -43,7 +43,7 @@ from monitor.match import match
 from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceReport
 from monitor.route import route
 from monitor.store import Store
-from monitor.thai import bangkok_time, normalize_text
+from monitor.thai import bangkok_time, normalize_text, read_datetime
 
 log = logging.getLogger("monitor")
 _PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interleave
@@ -136,13 +136,13 @@ def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
 
 @contextmanager
 def _entry_failure_recorded(url: str, counts: _Counts) -> Iterator[None]:
-    """Record an entry's failure and go on with the next; a failing database (StoreError)
-    is not the entry's fault and fails the source."""
+    """Record an entry's failure (any exception) and go on with the next; a failing
+    database (StoreError) is not the entry's fault and fails the source."""
     try:
         yield
     except StoreError:
         raise
-    except MonitorError as exc:
+    except Exception as exc:  # noqa: BLE001 - one page's failure is never its source's
         counts.problems.append(_reason(exc, url))
         counts.failed += 1
 
@@ -178,10 +178,8 @@ def _revise_entries(
 def _older_than(when: str | None, since: datetime | None) -> bool:
     if since is None or not when:
         return False
-    try:
-        return datetime.fromisoformat(when.replace("Z", "+00:00")) < since
-    except ValueError:
-        return False
+    stamp = read_datetime(when)
+    return stamp is not None and stamp < since
 
 
 def _process_entries(
@@ -202,6 +200,18 @@ def _process_entries(
         with _PROCESS_LOCK, store.transaction():
             for listed_url, item in items:
                 _process(item, listed_url, settings, store, now, walk, counts)
+
+
+@contextmanager
+def _bugs_named(url: str) -> Iterator[None]:
+    """Turn an unforeseen exception met on the page at `url` into its source's error,
+    naming the page (the run goes on with the other sources)."""
+    try:
+        yield
+    except MonitorError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise SourceError(_bug(exc, url), url=url) from exc
 
 
 def _no_links(source: Source, store: Store, url: str) -> SourceError:
@@ -239,7 +249,8 @@ def walk_source(
         visited.add(url)
         # After an interrupted walk, pages are read in full: a 304 would hide their links.
         fresh_read = bool(cursor) or walk.backfill
-        page = fetcher.get(url, *(("", "") if fresh_read else store.validators(url)))
+        with _bugs_named(url):
+            page = fetcher.get(url, *(("", "") if fresh_read else store.validators(url)))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
             break
@@ -248,7 +259,8 @@ def walk_source(
         # lost); an unchanged listing writes nothing.
         store.save_walk_cursor(key, [url, *queue], now)
         saved = True
-        entries, more = extract.parse_page(page, source)
+        with _bugs_named(url):
+            entries, more = extract.parse_page(page, source)
         if not entries and not more and counts.pages == 0 and source.kind == "html":
             raise _no_links(source, store, url)
         counts.pages += 1
@@ -371,7 +383,7 @@ def run_source(
         )
     try:
         counts = walk_source(source, settings, store, fetcher, now, Walk(source.max_pages))
-    except MonitorError as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is this source's, never the run's
         report = SourceReport(
             source.name, error=_reason(exc), seconds=time.perf_counter() - started
         )
@@ -384,6 +396,7 @@ def run_source(
             duplicates=counts.duplicates,
             revised=counts.revised,
             not_modified=counts.not_modified,
+            failed=counts.failed,
             problems=tuple(counts.problems),
             seconds=time.perf_counter() - started,
             new_item_ids=tuple(counts.ids),
@@ -393,10 +406,22 @@ def run_source(
     return report
 
 
-def _reason(exc: MonitorError, url: str = "") -> str:
-    """One line naming the URL and what went wrong."""
+def _reason(exc: Exception, url: str = "") -> str:
+    """One line naming the URL and what went wrong.
+
+    An exception that is not a MonitorError is a bug met on this source's input: it
+    is told apart ("internal error") and its traceback goes to the debug log, so
+    the run goes on and the source's status shows it.
+    """
     where = getattr(exc, "url", "") or url
-    return f"{where}: {exc}" if where else str(exc)
+    what = str(exc) if isinstance(exc, MonitorError) else _bug(exc, where)
+    return f"{where}: {what}" if where else what
+
+
+def _bug(exc: Exception, where: str) -> str:
+    log.debug("internal error at %s", where or "?", exc_info=exc)
+    text = " ".join(str(exc).split())[:200]
+    return f"internal error {type(exc).__name__}: {text} (a bug; please report it)"
 
 
 def _log(report: SourceReport) -> None:

@@ -226,11 +226,28 @@ def m010_contentless_search(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE {table}_contentless RENAME TO {table}")
 
 
+@migrations()
+def m011_failed_pages(db: sqlite_utils.Database) -> None:
+    """A run's pages that could not be read (size cap, bomb, broken markup) are counted:
+    a source whose articles all fail is not healthy, though its listing was read."""
+    db["source_status"].add_column("failed_last_run", int)
+    db["source_status"].add_column("last_problem", str)
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
     "content_hash, first_seen_at, matched_topics, match, problems) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _create_private(path: Path) -> None:
+    """Create the data folder (0700) and database file (0600) readable by their owner only:
+    the archive holds the outbox's errors and the sources' state. SQLite gives its -wal
+    and -shm files the database file's mode. Existing files are left as they are."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
@@ -337,7 +354,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
             self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA busy_timeout = 10000")
             self.db.enable_wal()
@@ -783,7 +800,8 @@ class Store:
         }  # fmt: skip
         row: dict[str, Any] = {
             "source": report.source, "last_run_at": _iso(now), "new_last_run": report.new,
-            "matched_last_run": report.matched,
+            "matched_last_run": report.matched, "failed_last_run": report.failed,
+            "last_problem": report.problems[0] if report.failed and report.problems else None,
         }  # fmt: skip
         if (not report.error and not report.not_modified) or previous["items_last_run"] is None:
             # Kept through 304s and failures: "it gave N last run" detects a layout change.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200  # dates outside are typos or attacks, never news
 
 # Thai vowel and tone marks (pythainlp's thai_above_vowels...). pythainlp itself (3 MB
 # once imported) is imported only for text its normalisation fixes: ~3% of articles.
@@ -224,14 +225,38 @@ def _to_utc(year: int, month: int, day: int, hh: str | None, mm: str | None) -> 
         local = datetime(year, month, day, int(hh or 0), int(mm or 0), tzinfo=BANGKOK)
     except ValueError:
         return None
-    return local.astimezone(UTC)
+    return plausible(local)
+
+
+def plausible(when: datetime) -> datetime | None:
+    """`when` as aware UTC (naive means UTC), or None outside the years news can carry.
+
+    A hostile or broken page writes year 1 (`1 มกราคม 0001`, `0001-01-01T00:00:00+01:00`):
+    converting it to UTC overflows, and no real release is that old or far ahead.
+    """
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def read_datetime(text: str) -> datetime | None:
+    """An ISO 8601 timestamp or any date `parse_thai_date` reads, as aware UTC; never raises.
+
+    None when nothing readable or plausible is found.
+    """
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return parse_thai_date(text)
+    return plausible(when)
 
 
 def parse_thai_date(text: str) -> datetime | None:
     """Find the first date in `text` and return it as an aware UTC datetime.
 
     A date without a time of day is midnight in Bangkok. Returns None when no
-    valid date is found (an impossible day such as 31 February counts as none).
+    valid date is found (an impossible day such as 31 February, or a year outside
+    EARLIEST_YEAR..LATEST_YEAR, counts as none).
     """
     text = thai_digits_to_arabic(clean_spaces(unicodedata.normalize("NFC", text)))
     if m := _NUMERIC_DATE.search(text):

@@ -1,0 +1,160 @@
+"""Hostile and broken input never stops a run nor hides a dead source.
+
+Each test runs a hostile source first, with one worker, next to a healthy source on
+another host, and asserts what the user sees: the hostile source's recorded error or
+problem, the healthy source's items, and the run's exit status (`failed_sources`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from monitor import extract
+from monitor.store import Store
+from tests.test_failures import (
+    LocalSite,
+    article_html,
+    assert_good_ran,
+    html_source,
+    listing_html,
+    rss_source,
+    run,
+    sites,  # noqa: F401 (fixture)
+    write_settings,
+)
+
+YEAR_ONE = {
+    "date element": lambda: article_html("ข่าวปีที่หนึ่ง", date="1 มกราคม 0001"),
+    "body's first line": lambda: (
+        "<html><head><title>ข่าวปีที่หนึ่ง</title></head><body><h1>ข่าวปีที่หนึ่ง</h1>"
+        '<div class="body"><p>01/01/0001</p><p>เนื้อหาข่าวการประชุมอาเซียน</p></div></body></html>'
+    ),
+}
+
+
+def _stored(settings_path: Path, source: str) -> list[dict]:
+    store = Store(settings_path)
+    try:
+        return [r for r in store.db.query("SELECT * FROM items") if r["source"] == source]
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def good(sites: Callable[[], LocalSite]) -> str:  # noqa: F811
+    site = sites()
+    site.routes["/good/list"] = (200, {}, listing_html("/good", 2).encode())
+    for n in (1, 2):
+        site.routes[f"/good/{n}"] = (200, {}, article_html(f"ข่าว /good ที่ {n}").encode())
+    return html_source("good", site.url("/good/list"))
+
+
+@pytest.mark.parametrize("where", YEAR_ONE)
+def test_a_year_one_date_on_a_page_is_a_problem_not_a_crash(
+    where: str,
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,  # noqa: F811
+) -> None:
+    site = sites()
+    site.routes["/bad/list"] = (200, {}, listing_html("/bad", 1).encode())
+    site.routes["/bad/1"] = (200, {}, YEAR_ONE[where]().encode())
+    settings = write_settings(tmp_path, html_source("bad", site.url("/bad/list")) + good,
+                              max_workers=1)  # fmt: skip
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    assert not by_name["bad"].error and by_name["bad"].new == 1
+    assert status["bad"]["consecutive_failures"] == 0
+    [item] = _stored(settings.db_path, "bad")
+    assert item["published_at"] is None
+    if where == "date element":
+        assert "unreadable date: '1 มกราคม 0001'" in item["problems"]
+
+
+def test_year_one_in_a_feed_and_a_sitemap_is_read_as_no_date(
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,  # noqa: F811
+) -> None:
+    site = sites()
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>'
+        f"<item><title>ข่าวฟีดปีหนึ่ง</title><link>{site.url('/feed/1')}</link>"
+        "<description>ประชุมอาเซียนด้านไซเบอร์</description>"
+        "<pubDate>Sat, 01 Jan 0001 00:00:00 +1400</pubDate></item></channel></rss>"
+    )
+    sitemap = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{site.url('/map/1')}</loc><lastmod>0001-01-01T00:00:00+01:00</lastmod></url>"
+        f"<url><loc>{site.url('/map/2')}</loc><lastmod>2026-01-05</lastmod></url></urlset>"
+    )
+    site.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed.encode())
+    site.routes["/sitemap.xml"] = (200, {"Content-Type": "application/xml"}, sitemap.encode())
+    for n in (1, 2):
+        site.routes[f"/map/{n}"] = (200, {}, article_html(f"ข่าวแผนผัง {n}").encode())
+    sitemap_source = (
+        f'\n[sources.map]\nkind = "sitemap"\nurl = "{site.url("/sitemap.xml")}"\n'
+        '[sources.map.article]\ntitle = "h1"\ndate = "p.date"\nbody = "div.body"\n'
+    )
+    sources = rss_source("feed", site.url("/feed.xml")) + sitemap_source + good
+    settings = write_settings(tmp_path, sources, max_workers=1)
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    assert not by_name["feed"].error and by_name["feed"].new == 1
+    assert not by_name["map"].error and by_name["map"].new == 2
+    [item] = _stored(settings.db_path, "feed")
+    assert item["published_at"] is None and "unreadable date" in item["problems"]
+
+
+def test_any_exception_in_a_source_is_its_recorded_error_and_the_run_goes_on(
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    """A bug met on one source's input (here a parser raising what no rule foresaw) is
+    that source's error: recorded, counted for backoff, shown, and the others run."""
+    site = sites()
+    bad_url = site.url("/bad/list")
+    site.routes["/bad/list"] = (200, {}, listing_html("/bad", 1).encode())
+    parse_page = extract.parse_page
+
+    def buggy(fetched, source):  # type: ignore[no-untyped-def]
+        if source.name == "bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_page(fetched, source)
+
+    monkeypatch.setattr(extract, "parse_page", buggy)
+    settings = write_settings(tmp_path, html_source("bad", bad_url) + good, max_workers=1)
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    error = by_name["bad"].error
+    assert error.startswith(f"{bad_url}: internal error RecursionError: maximum recursion")
+    assert status["bad"]["last_error"] == error
+    assert status["bad"]["consecutive_failures"] == 1
+    assert [s.source for s in report.failed_sources] == ["bad"]
+
+
+def test_an_article_that_cannot_be_read_fails_the_run_and_shows_in_status(
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,  # noqa: F811
+) -> None:
+    """A refused article (over the size cap) leaves its source running, but not "healthy":
+    the run exits 1 and the status row counts the page and says why."""
+    site = sites()
+    site.routes["/bad/list"] = (200, {}, listing_html("/bad", 2).encode())
+    site.routes["/bad/1"] = (200, {}, article_html("ข่าวปกติ").encode())
+    site.routes["/bad/2"] = (200, {}, article_html("ข่าวใหญ่", body="ก" * 200_000).encode())
+    settings = write_settings(tmp_path, html_source("bad", site.url("/bad/list")) + good)
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    bad = by_name["bad"]
+    assert (bad.new, bad.failed, bad.error) == (1, 1, "")
+    assert [s.source for s in report.failed_sources] == ["bad"]
+    assert status["bad"]["failed_last_run"] == 1
+    assert "/bad/2: body of" in status["bad"]["last_problem"]
+    assert "byte cap" in status["bad"]["last_problem"]
