@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from re import _constants as _sre  # the parsed form of patterns: no public API
+from re import _parser as _sre_parse
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,7 @@ from monitor.models import ArticleRules, ListingRules, Source
 from monitor.route import Routing, parse_clock
 
 DEFAULT_CONFIG = Path("config/monitor.toml")
+MAX_BYTES_LIMIT = 200_000_000  # a page is held in memory whole, decoded and parsed
 DEFAULT_USER_AGENT = (
     "thai-news-monitor/0.1 (+https://github.com/thai-news-monitor/thai-news-monitor)"
 )
@@ -57,7 +60,7 @@ class Channel:
     port: int = 0
     tls: str = "none"  # none | starttls | ssl
     tls_ca_file: str = ""  # a private CA to trust (internal mail servers); "" = system CAs
-    username: str = ""
+    username: str = ""  # never without TLS unless the config says allow_plain_login
     password: str = ""
     sender: str = ""
     recipients: tuple[str, ...] = ()
@@ -133,12 +136,16 @@ class _Table:
     def text(self, key: str, default: str | None = None) -> str:
         return self.get(key, str, "a string", default)
 
-    def number(self, key: str, default: float | None = None, minimum: float = 0) -> float:
+    def number(
+        self, key: str, default: float | None = None, minimum: float = 0,
+        maximum: float | None = None,
+    ) -> float:  # fmt: skip
         value = float(self.get(key, (int, float), "a number", default))
         if not math.isfinite(value):
             self.fail(key, f"a finite number, got {value}")
-        if value < minimum:
-            self.fail(key, f"a number >= {minimum}, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum:g} to {maximum:g}" if maximum is not None else f">= {minimum:g}"
+            self.fail(key, f"a number {bound}, got {value:g}")
         return value
 
     def integer(
@@ -195,6 +202,7 @@ _ARTICLE_KEYS = {
 _SOURCE_KEYS = {
     "kind", "url", "preset", "enabled", "interval_minutes", "max_pages", "max_items",
     "url_pattern", "fetch_articles", "listing", "article", "description", "unverified",
+    "allowed_hosts", "allow_private_addresses",
 }  # fmt: skip
 
 
@@ -209,23 +217,66 @@ def _merged(preset: Mapping[str, Any], own: Mapping[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _pattern(table: _Table, key: str) -> str:
-    pattern = table.text(key, "")
+def _nested_repeat(parsed: Any, inside_repeat: bool = False) -> bool:
+    """Whether a parsed pattern repeats something that itself repeats (`(a+)+`, `(\\w*x?)*`):
+    the shape whose backtracking takes exponential time on a crafted URL or line."""
+    for op, arg in parsed:
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            low, high, inner = arg
+            repeats = high == _sre.MAXREPEAT or high > max(low, 1)  # x{2} is not a choice
+            if (repeats and inside_repeat) or _nested_repeat(inner, inside_repeat or repeats):
+                return True
+            continue
+        if op == _sre.SUBPATTERN:
+            parts = [arg[-1]]
+        elif op == _sre.ATOMIC_GROUP:
+            parts = [arg]
+        elif op == _sre.BRANCH:
+            parts = arg[1]
+        else:
+            continue
+        if any(_nested_repeat(p, inside_repeat) for p in parts):
+            return True
+    return False
+
+
+def _regex(table: _Table, key: str, pattern: str) -> None:
+    """Check a regular expression that hostile text (page lines, URLs) will be run through."""
     try:
+        parsed = _sre_parse.parse(pattern)
         re.compile(pattern)
     except re.error as exc:
-        table.fail(key, f"a regular expression ({exc})")
+        table.fail(key, f"regular expressions ({pattern!r}: {exc})")
+    if _nested_repeat(list(parsed)):
+        table.fail(key, f"regular expressions without a repeat inside a repeat ({pattern!r} "
+                        "can take exponential time on a crafted page)")  # fmt: skip
+
+
+def _pattern(table: _Table, key: str) -> str:
+    pattern = table.text(key, "")
+    _regex(table, key, pattern)
     return pattern
 
 
 def _patterns(table: _Table, key: str) -> tuple[str, ...]:
     patterns = table.texts(key)
     for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            table.fail(key, f"regular expressions ({pattern!r}: {exc})")
+        _regex(table, key, pattern)
     return patterns
+
+
+def _hosts(table: _Table, key: str) -> tuple[str, ...]:
+    """Extra hosts a source may fetch from ("cdn.example.go.th" or "host:port")."""
+    hosts = table.texts(key)
+    for host in hosts:
+        parts = urlsplit(f"//{host}")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            table.fail(key, f'host names or "host:port", {host!r} is not one')
+        if not parts.hostname or parts.path or parts.username or "/" in host:
+            table.fail(key, f'host names or "host:port", {host!r} is not one')
+    return tuple(h.lower() for h in hosts)
 
 
 def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str, Any]) -> Source:
@@ -260,13 +311,15 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         kind=kind,
         url=table.url("url"),
         preset=preset_name,
-        interval_minutes=table.number("interval_minutes", 30, minimum=1),
-        max_pages=table.integer("max_pages", 1, minimum=1),
-        max_items=table.integer("max_items", 100, minimum=1),
+        interval_minutes=table.number("interval_minutes", 30, minimum=1, maximum=7 * 24 * 60),
+        max_pages=table.integer("max_pages", 1, minimum=1, maximum=10_000),
+        max_items=table.integer("max_items", 100, minimum=1, maximum=100_000),
         url_pattern=_pattern(table, "url_pattern"),
         listing=listing,
         article=article,
         fetch_articles=table.flag("fetch_articles", kind != "rss"),
+        allowed_hosts=_hosts(table, "allowed_hosts"),
+        allow_private_addresses=table.flag("allow_private_addresses", False),
     )
 
 
@@ -334,17 +387,28 @@ def load_rules(path: Path) -> Rules:
 _CHANNEL_KEYS = {
     "kind", "enabled", "topics", "host", "port", "tls", "username", "password_env",
     "sender", "recipients", "url_env", "timeout_seconds", "min_score", "mode", "digest",
-    "tls_ca_file",
+    "tls_ca_file", "allow_plain_login",
     "digest_time", "quiet_hours", "urgent_score", "max_chars",
 }  # fmt: skip
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> str:
+    """The secret held by the environment variable the key names.
+
+    A value that cannot be a variable's name is likely the secret itself, typed in the
+    wrong place: the error says so without repeating it (errors reach logs and screens).
+    """
     name = table.text(key, "")
     if not name:
         if required:
             table.fail(key, "the name of an environment variable holding the secret")
         return ""
+    if not _ENV_NAME.fullmatch(name):
+        table.fail(key, "the NAME of an environment variable (letters, digits, _), not the "
+                        "secret itself; the value given is not shown")  # fmt: skip
     if name not in env:
         table.fail(key, f"environment variable {name} to be set")
     return env[name]
@@ -396,21 +460,25 @@ def _existing_file(table: _Table, key: str) -> str:
 def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str]) -> Channel:
     kind = table.choice("kind", ("email", "apprise"))
     common = {"name": name, "kind": kind, "routing": _routing(table, topics),
-              "timeout_seconds": table.number("timeout_seconds", 20, minimum=1)}  # fmt: skip
+              "timeout_seconds": table.number("timeout_seconds", 20, 1, maximum=600)}  # fmt: skip
     if kind == "apprise":
         return Channel(
             **common,
             url=_secret(table, "url_env", env, required=True),
-            max_chars=table.integer("max_chars", 0),
+            max_chars=table.integer("max_chars", 0, maximum=100_000),
         )
     recipients = table.texts("recipients")
     if not recipients:
         table.fail("recipients", "a non-empty list of email addresses")
+    tls = table.choice("tls", ("none", "starttls", "ssl"), "none")
+    if table.text("username", "") and tls == "none" and not table.flag("allow_plain_login", False):
+        table.fail("tls", '"starttls" or "ssl" with a username (the password would cross '
+                          'the network in clear); or allow_plain_login = true')  # fmt: skip
     return Channel(
         **common,
         host=table.text("host"),
         port=table.integer("port", minimum=1, maximum=65535),
-        tls=table.choice("tls", ("none", "starttls", "ssl"), "none"),
+        tls=tls,
         tls_ca_file=_existing_file(table, "tls_ca_file"),
         username=table.text("username", ""),
         password=_secret(table, "password_env", env, required=False),
@@ -472,13 +540,13 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
                            "max_backoff_minutes"})  # fmt: skip
     fetch = FetchSettings(
         user_agent=f.text("user_agent", DEFAULT_USER_AGENT),
-        timeout_seconds=f.number("timeout_seconds", 20, minimum=0.1),
-        max_bytes=f.integer("max_bytes", 5_000_000, minimum=1024),
-        min_delay_seconds=f.number("min_delay_seconds", 1.0),
+        timeout_seconds=f.number("timeout_seconds", 20, minimum=0.1, maximum=600),
+        max_bytes=f.integer("max_bytes", 5_000_000, minimum=1024, maximum=MAX_BYTES_LIMIT),
+        min_delay_seconds=f.number("min_delay_seconds", 1.0, maximum=3600),
         obey_robots=f.flag("obey_robots", True),
-        robots_cache_seconds=f.number("robots_cache_hours", 24) * 3600,
-        max_workers=f.integer("max_workers", 4, minimum=1),
-        max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1),
+        robots_cache_seconds=f.number("robots_cache_hours", 24, maximum=24 * 30) * 3600,
+        max_workers=f.integer("max_workers", 4, minimum=1, maximum=64),
+        max_backoff_minutes=f.number("max_backoff_minutes", 360, minimum=1, maximum=7 * 24 * 60),
         ca_bundle=env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or "",
         proxies=proxies_from(env),
     )
@@ -497,9 +565,9 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
     )
     a = root.sub("alerts", {"max_attempts", "retry_base_seconds", "retry_max_seconds"})
     alerts = AlertSettings(
-        max_attempts=a.integer("max_attempts", 8, minimum=1),
-        retry_base_seconds=a.number("retry_base_seconds", 60),
-        retry_max_seconds=a.number("retry_max_seconds", 3600),
+        max_attempts=a.integer("max_attempts", 8, minimum=1, maximum=1000),
+        retry_base_seconds=a.number("retry_base_seconds", 60, maximum=24 * 3600),
+        retry_max_seconds=a.number("retry_max_seconds", 3600, maximum=7 * 24 * 3600),
     )
     demo = None
     if "demo" in root.data:

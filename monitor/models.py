@@ -46,6 +46,8 @@ class Source:
     listing: ListingRules | None = None
     article: ArticleRules = ArticleRules()
     fetch_articles: bool = True
+    allowed_hosts: tuple[str, ...] = ()  # hosts besides its own it may fetch (a CDN)
+    allow_private_addresses: bool = False  # private/loopback targets though the site is public
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,13 @@ def test_proxy_and_ca_bundle_come_from_the_environment():
         (GOOD_SOURCE.replace('"rss"', '"ftp"'), "sources.feed.kind", "one of rss, html"),
         (GOOD_SOURCE.replace('"http://127.0.0.1:1/feed"', '"feed.xml"'), "sources.feed.url", "URL"),
         (GOOD_SOURCE + "interval_minutes = 'often'\n", "sources.feed.interval_minutes", "number"),
-        (GOOD_SOURCE + "max_pages = 0\n", "sources.feed.max_pages", ">= 1"),
+        (GOOD_SOURCE + "max_pages = 0\n", "sources.feed.max_pages", "from 1 to 10000"),
+        (GOOD_SOURCE + "interval_minutes = 1e9\n", "sources.feed.interval_minutes", "to 10080"),
+        (GOOD_SOURCE + "url_pattern = '^(\\\\d+,?)+$'\n", "sources.feed.url_pattern",
+         "without a repeat inside a repeat"),
+        (GOOD_SOURCE + "allowed_hosts = ['cdn.example/x']\n", "sources.feed.allowed_hosts",
+         "host names"),
+        (GOOD_SOURCE + "max_items = 1_000_000\n", "sources.feed.max_items", "to 100000"),
         (GOOD_SOURCE + "enabled = 'yes'\n", "sources.feed.enabled", "true or false"),
         (GOOD_SOURCE + "colour = 'red'\n", "sources.feed.colour", "known key"),
         (GOOD_SOURCE + "preset = 'nope'\n", "sources.feed.preset", "preset"),
@@ -74,6 +80,29 @@ def test_missing_secret_names_the_environment_variable(tmp_path: Path):
         load_settings(path, env={})
     settings = load_settings(path, env={"MONITOR_TEST_CHAT_URL": "json://127.0.0.1:1/x"})
     assert settings.channels[0].url == "json://127.0.0.1:1/x"
+
+
+def test_a_secret_typed_where_its_variable_name_goes_is_not_echoed(tmp_path: Path):
+    token = "123456:AAF-bot-token/with+chars"
+    extra = f'[channels.chat]\nkind = "apprise"\nurl_env = "{token}"\n'
+    path = write_config(tmp_path, GOOD_SOURCE, extra=extra)
+
+    with pytest.raises(ConfigError, match="not the secret itself") as caught:
+        load_settings(path, env={})
+    assert token not in str(caught.value)
+
+
+def test_smtp_login_without_tls_is_refused_unless_allowed(tmp_path: Path):
+    extra = (
+        '[channels.mail]\nkind = "email"\nhost = "127.0.0.1"\nport = 25\nusername = "u"\n'
+        'password_env = "P"\nsender = "m@localhost"\nrecipients = ["a@localhost"]\n'
+    )
+    path = write_config(tmp_path, GOOD_SOURCE, extra=extra)
+
+    with pytest.raises(ConfigError, match="channels.mail.tls: .*in clear"):
+        load_settings(path, env={"P": "pw"})
+    path = write_config(tmp_path, GOOD_SOURCE, extra=extra + "allow_plain_login = true\n")
+    assert load_settings(path, env={"P": "pw"}).channels[0].password == "pw"
 
 
 def test_missing_file_is_named(tmp_path: Path):
