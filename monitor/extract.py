@@ -200,6 +200,19 @@ def _parse(html: str, *selectors: str) -> _Page:
     return _Soup(html)
 
 
+MAX_URL_CHARS = 2048  # the sitemap protocol's limit; longer links are not news pages
+
+
+def _web_url(url: str) -> bool:
+    """Whether a link may become an item: http(s) with a host, of sane length. A feed or
+    listing can name `javascript:` or `data:` URLs; they must never reach an alert."""
+    return (
+        url.startswith(("http://", "https://"))
+        and len(url) <= MAX_URL_CHARS
+        and bool(urlsplit(url).hostname)
+    )
+
+
 def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], str]:
     """Article links of a listing page, in page order, and the next page's URL ("" if none)."""
     page = _parse(fetched.text, rules.container, rules.links, rules.next_page)
@@ -212,9 +225,10 @@ def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], s
     entries: list[Entry] = []
     for link in links:
         href = page.attr(link, "href")
-        if href is None or href.startswith(("#", "javascript:", "mailto:")):
+        if href is None or href.startswith("#"):
             continue
-        url = canonical_url(urljoin(fetched.final_url, href))
+        if not _web_url(url := canonical_url(urljoin(fetched.final_url, href))):
+            continue
         title = clean_spaces(page.text(link, " ", strip=True))
         if url not in seen:
             seen[url] = len(entries)
@@ -224,8 +238,8 @@ def parse_listing(fetched: Fetched, rules: ListingRules) -> tuple[list[Entry], s
     next_url = ""
     if rules.next_page and (nxt := page.one(rules.next_page)) is not None:
         href = page.attr(nxt, "href")
-        if href is not None:
-            next_url = urljoin(fetched.final_url, href)
+        if href is not None and _web_url(url := urljoin(fetched.final_url, href)):
+            next_url = url
     return entries, next_url
 
 
@@ -250,8 +264,8 @@ def parse_sitemap(fetched: Fetched, url_pattern: str = "") -> tuple[list[Entry],
             continue
         fields = {etree.QName(child).localname: (child.text or "").strip() for child in node
                   if isinstance(child.tag, str)}  # fmt: skip
-        if fields.get("loc"):
-            found.append((fields.get("lastmod", ""), urljoin(fetched.final_url, fields["loc"])))
+        if fields.get("loc") and _web_url(url := urljoin(fetched.final_url, fields["loc"])):
+            found.append((fields.get("lastmod", ""), url))
     found.sort(reverse=True)  # ISO dates sort as text; undated entries go last
     if etree.QName(root).localname == "sitemapindex":
         return [], [url for _, url in found]
@@ -289,15 +303,15 @@ def parse_feed(fetched: Fetched) -> list[Entry]:
         raise ExtractError(f"not a readable feed: {reason}", url=fetched.url)
     entries = []
     for e in feed.entries:
-        link = e.get("link") or e.get("id") or ""
-        if not link:
+        link = canonical_url(urljoin(fetched.final_url, e.get("link") or e.get("id") or ""))
+        if not _web_url(link):
             continue
         content = e.get("content") or []
         body = content[0].get("value", "") if content else e.get("summary", "")
         date_text = _feed_date(e)
         entries.append(
             Entry(
-                url=canonical_url(urljoin(fetched.final_url, link)),
+                url=link,
                 title=clean_spaces(e.get("title", "")).strip(),
                 date_text=date_text,
                 body=_html_to_text(body),
@@ -370,7 +384,7 @@ def _canonical_link(page: _Page, page_url: str) -> str:
         return ""
     url = canonical_url(urljoin(page_url, href))
     same_host = urlsplit(url).hostname == urlsplit(page_url).hostname
-    return url if same_host else ""
+    return url if same_host and _web_url(url) else ""
 
 
 def item_from_entry(entry: Entry, source: str, rules: ArticleRules, now: datetime) -> Item:

@@ -44,6 +44,7 @@ from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceRepor
 from monitor.route import route
 from monitor.store import Store
 from monitor.thai import bangkok_time, normalize_text, read_datetime
+from monitor.urls import redact
 
 log = logging.getLogger("monitor")
 _PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interleave
@@ -415,7 +416,7 @@ def _reason(exc: Exception, url: str = "") -> str:
     """
     where = getattr(exc, "url", "") or url
     what = str(exc) if isinstance(exc, MonitorError) else _bug(exc, where)
-    return f"{where}: {what}" if where else what
+    return redact(f"{where}: {what}" if where else what)
 
 
 def _bug(exc: Exception, where: str) -> str:

@@ -31,8 +31,16 @@ _BELOW_VOWELS = "\u0e38\u0e39"
 _FOLLOW_VOWELS = "\u0e30\u0e32\u0e33\u0e45"
 _LEAD_VOWELS = "\u0e40\u0e41\u0e42\u0e43\u0e44"
 _TONE_MARKS = "\u0e48\u0e49\u0e4a\u0e4b"
-_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_ODD_SPACES = re.compile("[\u00a0\u2007\u202f\u3000\t]")
+# Zero-width characters, control characters but line ends (a page's bytes reach the
+# analyst's terminal), and bidirectional overrides (they disguise text): dropped.
+_ZERO_WIDTH = re.compile(
+    "[\u200b\u200c\u200d\u2060\ufeff\u00ad\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
+    "\u202a-\u202e\u2066-\u2069]"
+)
+_ODD_SPACES = re.compile("[\u00a0\u2007\u202f\u3000\t\x0b\x0c]")
+# Terminal escape sequences (CSI `ESC [ ... letter`, OSC `ESC ] ... BEL`): dropped whole,
+# not only their ESC, so no `[2J` is left in a headline.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_]?)")
 _THAI_DIGIT = re.compile("[๐-๙]")
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 
@@ -55,7 +63,10 @@ def thai_digits_to_arabic(text: str) -> str:
 
 
 def clean_spaces(text: str) -> str:
-    """Drop zero-width characters and turn odd spaces (NBSP, tabs) into plain spaces."""
+    """Drop zero-width and control characters and terminal escapes; turn odd spaces
+    (NBSP, tabs) into plain spaces. Line ends are kept."""
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
     return _ODD_SPACES.sub(" ", _ZERO_WIDTH.sub("", text))
 
 

@@ -8,12 +8,20 @@ remaining parameters sorted, trailing slash dropped except for the root path.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid",
              "random", "rand", "_", "cache", "cb", "ref", "ref_src"}  # fmt: skip
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials of every URL in it (`user:pass@`) replaced by `***@`:
+    a source URL may carry a login, and errors reach logs, status and the archive."""
+    return _USERINFO.sub("***@", text) if "@" in text else text
 
 
 @lru_cache(maxsize=1024)  # a page's URLs are looked up several times each (0.2 ms per item)

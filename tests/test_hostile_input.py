@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the `sites` fixture is imported from test_failures)
 """Hostile and broken input never stops a run nor hides a dead source.
 
 Each test runs a hostile source first, with one worker, next to a healthy source on
@@ -44,7 +45,7 @@ def _stored(settings_path: Path, source: str) -> list[dict]:
 
 
 @pytest.fixture
-def good(sites: Callable[[], LocalSite]) -> str:  # noqa: F811
+def good(sites: Callable[[], LocalSite]) -> str:
     site = sites()
     site.routes["/good/list"] = (200, {}, listing_html("/good", 2).encode())
     for n in (1, 2):
@@ -57,7 +58,7 @@ def test_a_year_one_date_on_a_page_is_a_problem_not_a_crash(
     where: str,
     tmp_path: Path,
     sites: Callable[[], LocalSite],
-    good: str,  # noqa: F811
+    good: str,
 ) -> None:
     site = sites()
     site.routes["/bad/list"] = (200, {}, listing_html("/bad", 1).encode())
@@ -77,7 +78,7 @@ def test_a_year_one_date_on_a_page_is_a_problem_not_a_crash(
 def test_year_one_in_a_feed_and_a_sitemap_is_read_as_no_date(
     tmp_path: Path,
     sites: Callable[[], LocalSite],
-    good: str,  # noqa: F811
+    good: str,
 ) -> None:
     site = sites()
     feed = (
@@ -113,7 +114,7 @@ def test_any_exception_in_a_source_is_its_recorded_error_and_the_run_goes_on(
     tmp_path: Path,
     sites: Callable[[], LocalSite],
     good: str,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bug met on one source's input (here a parser raising what no rule foresaw) is
     that source's error: recorded, counted for backoff, shown, and the others run."""
@@ -141,7 +142,7 @@ def test_any_exception_in_a_source_is_its_recorded_error_and_the_run_goes_on(
 def test_an_article_that_cannot_be_read_fails_the_run_and_shows_in_status(
     tmp_path: Path,
     sites: Callable[[], LocalSite],
-    good: str,  # noqa: F811
+    good: str,
 ) -> None:
     """A refused article (over the size cap) leaves its source running, but not "healthy":
     the run exits 1 and the status row counts the page and says why."""
@@ -158,3 +159,60 @@ def test_an_article_that_cannot_be_read_fails_the_run_and_shows_in_status(
     assert status["bad"]["failed_last_run"] == 1
     assert "/bad/2: body of" in status["bad"]["last_problem"]
     assert "byte cap" in status["bad"]["last_problem"]
+
+
+def test_script_and_data_links_and_terminal_escapes_never_reach_the_archive(
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,
+) -> None:
+    """A feed naming `javascript:`/`data:` links and a page whose canonical link is one
+    store nothing under them; escapes and control characters are dropped at extraction."""
+    site = sites()
+    hostile_title = "ข่าว\x1b]0;pwned\x07\x1b[2J ไซเบอร์\x00\u202e"
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>'
+        "<item><title>สคริปต์</title><link>javascript:alert(1)</link><description>x</description></item>"
+        "<item><title>ข้อมูล</title><link>data:text/html,hi</link><description>x</description></item>"
+        f"<item><title>{hostile_title}</title><link>{site.url('/feed/1')}</link>"
+        "<description>เนื้อหา\x1b[31mแดง\x1b[0m</description></item></channel></rss>"
+    )
+    site.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed.encode())
+    page = article_html("ข่าวลิงก์").replace(
+        "<head>", '<head><link rel="canonical" href="javascript:alert(document.cookie)">'
+    )
+    site.routes["/bad/list"] = (200, {}, listing_html("/bad", 1).encode())
+    site.routes["/bad/1"] = (200, {}, page.encode())
+    sources = rss_source("feed", site.url("/feed.xml")) + html_source(
+        "bad", site.url("/bad/list")
+    ) + good  # fmt: skip
+    settings = write_settings(tmp_path, sources)
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    store = Store(settings.db_path)
+    try:
+        urls = [r["url"] for r in store.db.query("SELECT url FROM item_urls")]
+        items = list(store.db.query("SELECT url, title, body FROM items"))
+    finally:
+        store.close()
+    assert urls and all(u.startswith("http://127.0.0.1:") for u in urls), urls
+    assert site.url("/bad/1") in [i["url"] for i in items]
+    feed_item = next(i for i in items if i["url"] == site.url("/feed/1"))
+    assert feed_item["title"] == "ข่าว ไซเบอร์"
+    assert feed_item["body"] == "เนื้อหาแดง"
+
+
+def test_credentials_in_a_source_url_are_not_shown(
+    tmp_path: Path,
+    sites: Callable[[], LocalSite],
+    good: str,
+) -> None:
+    site = sites()
+    port = site.server.server_address[1]
+    url = f"http://reader:hunter2@127.0.0.1:{port}/private/list"
+    settings = write_settings(tmp_path, html_source("bad", url) + good)
+    report, by_name, status = run(settings)
+    assert "HTTP 404" in by_name["bad"].error
+    assert "hunter2" not in by_name["bad"].error
+    assert "hunter2" not in status["bad"]["last_error"]
+    assert f"http://***@127.0.0.1:{port}/private/list" in status["bad"]["last_error"]
