@@ -13,6 +13,7 @@ import click
 from monitor import cli_archive, report
 from monitor.cli_common import (
     config_option,
+    echo,
     json_option,
     log_json_option,
     settings_from,
@@ -30,7 +31,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MonitorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True, one_line=True)
             sys.exit(2)
 
 
@@ -58,7 +59,7 @@ def run(config_path: Path, once: bool, quiet: bool, force: bool, log_json: bool)
         return
     store = Store(settings.db_path)
     result = run_once(settings, store, force=force)
-    click.echo(report.format_run(result))
+    echo(report.format_run(result))
     sys.exit(1 if result.failed_sources else 0)
 
 
@@ -94,12 +95,12 @@ def status(config_path: Path, as_json: bool) -> None:
     outbox = store.outbox_counts()
     data = {"sources": sources, "outbox": outbox, "items": store.count_items()}
     if as_json:
-        click.echo(report.as_json(data))
+        echo(report.as_json(data))
     else:
         columns = ["source", "last_run_at", "last_success_at", "consecutive_failures",
                    "new_last_run", "last_error"]  # fmt: skip
-        click.echo(report.table(sources, columns))
-        click.echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
+        echo(report.table(sources, columns))
+        echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
     failing = any(s["consecutive_failures"] for s in sources) or outbox.get("failed", 0)
     sys.exit(1 if failing else 0)
 
@@ -125,13 +126,13 @@ def alerts(ctx: click.Context, config_path: Path, statuses: tuple[str, ...], lim
         return
     rows = Store(settings_from(config_path).db_path).outbox_rows(statuses, limit)
     if as_json:
-        click.echo(report.as_json(rows))
+        echo(report.as_json(rows))
         return
     for row in rows:
         row["title"] = report.short(row["title"], 50)
         row["last_error"] = report.short(row["last_error"] or "", 60)
     columns = ["id", "channel", "status", "attempts", "next_attempt_at", "title", "last_error"]
-    click.echo(report.table(rows, columns))
+    echo(report.table(rows, columns))
 
 
 @alerts.command("retry")
@@ -149,10 +150,10 @@ def alerts_retry(config_path: Path, channel: str) -> None:
         store, settings.channels, settings.alerts, alert.composer_for(settings), now
     )
     sent = sum(d.ok for d in deliveries)
-    click.echo(f"re-queued {count} failed alerts; delivered {sent} of {len(deliveries)} due now")
+    echo(f"re-queued {count} failed alerts; delivered {sent} of {len(deliveries)} due now")
     for d in deliveries:
         if not d.ok:
-            click.echo(f"  item {d.item_id} -> {d.channel}: {d.error}")
+            echo(f"  item {d.item_id} -> {d.channel}: {d.error}", one_line=True)
 
 
 @cli.command("alert-test")
@@ -172,9 +173,9 @@ def alert_test(channel: str, config_path: Path) -> None:
     try:
         alert.deliver([alert.view(item, composer.labels)], target, composer)
     except AlertError as exc:
-        click.echo(f"failed: {exc}", err=True)
+        echo(f"failed: {exc}", err=True, one_line=True)
         sys.exit(1)
-    click.echo(f"sent to {channel}: {item['title']}")
+    echo(f"sent to {channel}: {item['title']}", one_line=True)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -225,7 +226,7 @@ def match_command(articles: Path, rules_path: Path, labels: Path | None, output:
             output.write(json.dumps({"id": row["id"], "topics": topics}, ensure_ascii=False) + "\n")
     if labels:
         metrics = evaluate(results, _read_jsonl(labels))
-        click.echo(format_metrics(metrics), err=True)
+        echo(format_metrics(metrics), err=True)
 
 
 for _command in cli_archive.COMMANDS:

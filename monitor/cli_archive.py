@@ -4,7 +4,6 @@ rematch, prune, web and feed."""
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from typing import Any
 import click
 
 from monitor import report
-from monitor.cli_common import config_option, json_option, settings_from, setup_logging
+from monitor.cli_common import config_option, echo, json_option, settings_from, setup_logging
 from monitor.store import Filters, Store
 from monitor.thai import BANGKOK, bangkok_time, parse_thai_date
 
@@ -58,13 +57,13 @@ def _filters(kwargs: dict[str, Any], **extra: Any) -> Filters:
 
 def _emit(rows: list[dict[str, Any]], columns: list[str], output: str) -> None:
     if output == "json":
-        click.echo(report.as_json(rows))
+        echo(report.as_json(rows))
     elif output == "csv":
         writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({c: report.cell(row.get(c, "")) for c in columns} for row in rows)
     else:
-        click.echo(report.table(rows, columns))
+        echo(report.table(rows, columns))
 
 
 output_option = click.option(
@@ -73,7 +72,9 @@ output_option = click.option(
 csv_option = click.option("--csv", "output", flag_value="csv", help="Print CSV.")
 
 
-@click.command()
+# An unknown option word is taken as the QUERY, so `monitor search -ไซเบอร์` searches
+# for it rather than failing with "no such option" (search has no short options).
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", default="")
 @config_option
 @filter_options
@@ -83,7 +84,11 @@ csv_option = click.option("--csv", "output", flag_value="csv", help="Print CSV."
 @csv_option
 def search(query: str, config_path: Path, sort: str, limit: int, output: str | None,
            **kwargs: Any) -> None:  # fmt: skip
-    """Search stored items (Thai or English words; `word*` for a prefix; no words: newest)."""
+    """Search stored items (Thai or English words; `word*` for a prefix; no words: newest).
+
+    A QUERY may start with a dash (`monitor search -ไซเบอร์`), or come after `--`,
+    which ends the options: `monitor search --json -- -ไซเบอร์`.
+    """
     store = Store(settings_from(config_path).db_path)
     rows = list(store.find(query, _filters(kwargs, sort=sort), limit))
     for row in rows:
@@ -110,12 +115,12 @@ def export(config_path: Path, fmt: str, output: Path | None, **kwargs: Any) -> N
         writer = None
         for count, row in enumerate(rows, 1):
             if fmt == "jsonl":
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(report.as_json(row, indent=None) + "\n")
             else:
                 writer = writer or csv.DictWriter(out, list(row))
                 if count == 1:
                     writer.writeheader()
-                writer.writerow(row)
+                writer.writerow({k: report.cell(v, one_line=False) for k, v in row.items()})
             if output and count % 1000 == 0:
                 click.echo(f"\r{count} items", err=True, nl=False)
     if output:
@@ -146,15 +151,15 @@ def sources(config_path: Path, as_json: bool) -> None:
     ]  # fmt: skip
     presets = [{"preset": name, "description": text} for name, text in settings.presets]
     if as_json:
-        click.echo(report.as_json({"sources": rows, "presets": presets}))
+        echo(report.as_json({"sources": rows, "presets": presets}))
         return
     for row in rows:
         row["last_error"] = report.short(row["last_error"], 50)
     columns = ["source", "kind", "preset", "every_minutes", "last_success", "failures",
                "last_error", "url"]  # fmt: skip
-    click.echo(report.table(rows, columns))
-    click.echo('\npresets (use with `preset = "NAME"` in a source):')
-    click.echo(report.table(presets, ["preset", "description"]))
+    echo(report.table(rows, columns))
+    echo('\npresets (use with `preset = "NAME"` in a source):')
+    echo(report.table(presets, ["preset", "description"]))
 
 
 @click.command()
@@ -170,7 +175,7 @@ def rematch(config_path: Path, send_alerts: bool) -> None:
     now = datetime.now(UTC)
     with click.progressbar(length=store.count_items(), label="rematch", file=sys.stderr) as bar:
         result = rematch_all(settings, store, send_alerts, now, on_item=lambda: bar.update(1))
-    click.echo(
+    echo(
         f"{result.items} items: {result.changed} changed, {result.newly_matched} now match, "
         f"{result.no_longer_matched} no longer match"
     )
@@ -179,7 +184,7 @@ def rematch(config_path: Path, send_alerts: bool) -> None:
 
         composer = alert.composer_for(settings)
         sent = alert.send_pending(store, settings.channels, settings.alerts, composer, now)
-        click.echo(f"alerts delivered: {sum(d.ok for d in sent)} of {len(sent)}")
+        echo(f"alerts delivered: {sum(d.ok for d in sent)} of {len(sent)}")
 
 
 @click.command("backfill")
@@ -207,13 +212,13 @@ def backfill_command(source_name: str, config_path: Path, pages: int, since: dat
     with click.progressbar(length=pages, label=f"backfill {source_name}", file=sys.stderr) as bar:
         walk = Walk(pages, alert=send_alerts, since=since, on_page=lambda _: bar.update(1))
         result = backfill(source, settings, store, walk)
-    click.echo(report.format_run(result))
+    echo(report.format_run(result))
     if store.walk_cursor(f"backfill:{source_name}"):
-        click.echo("more pages remain: run it again to go further back")
+        echo("more pages remain: run it again to go further back")
     else:
-        click.echo("reached the end of the history")
+        echo("reached the end of the history")
     if not send_alerts:
-        click.echo("matched items were stored without alerts (use --alert to send them)")
+        echo("matched items were stored without alerts (use --alert to send them)")
 
 
 @click.command()
@@ -233,7 +238,7 @@ def prune(config_path: Path, older_than_days: int | None, yes: bool) -> None:
         click.confirm(f"Delete unmatched items first seen over {days} days ago?", abort=True)
     store = Store(settings.db_path)
     count = store.prune_unmatched(datetime.now(UTC) - timedelta(days=days))
-    click.echo(f"deleted {count} unmatched items older than {days} days; matched items kept")
+    echo(f"deleted {count} unmatched items older than {days} days; matched items kept")
 
 
 @click.command()
@@ -243,29 +248,7 @@ def prune(config_path: Path, older_than_days: int | None, yes: bool) -> None:
 def show(item_id: int, config_path: Path, as_json: bool) -> None:
     """Show one stored item: text, matches with their terms, URLs, alerts and earlier versions."""
     item = Store(settings_from(config_path).db_path).item(item_id)
-    if as_json:
-        click.echo(report.as_json(item))
-        return
-    click.echo(f"#{item['id']} {item['title']}")
-    click.echo(f"published {item['published_at'] or 'unknown'} · source {item['source']}")
-    click.echo(f"url {item['url']}")
-    for topic in item["match"]:
-        verdict = "MATCH" if topic["matched"] else "no match"
-        click.echo(f"\n{topic['topic']}: {verdict}, score {topic['score']:g}")
-        for hit in topic["hits"]:
-            click.echo(f"  {hit['term']} ({hit['field']} ×{hit['count']}): {hit['snippet']}")
-    if len(item["urls"]) > 1:
-        click.echo("\nalso published at:")
-        for u in item["urls"]:
-            click.echo(f"  {u['url']} ({u['source']}, first seen {u['first_seen_at']})")
-    if item["alerts"]:
-        columns = ["channel", "status", "attempts", "sent_at", "last_error"]
-        click.echo("\nalerts:\n" + report.table(item["alerts"], columns))
-    if item["revisions"]:
-        columns = ["replaced_at", "title", "matched_topics"]
-        click.echo("\nearlier versions (the page was edited):\n")
-        click.echo(report.table(item["revisions"], columns))
-    click.echo("\n" + item["body"])
+    echo(report.as_json(item) if as_json else report.format_item(item))
 
 
 @click.command("web")

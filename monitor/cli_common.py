@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from monitor import report
 from monitor.config import DEFAULT_CONFIG, Settings, load_settings
 
 RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -27,13 +27,20 @@ class _JsonLines(logging.Formatter):
         data.update({k: v for k, v in vars(record).items() if k not in RECORD_FIELDS})
         if record.exc_info:
             data["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        return report.as_json(data, indent=None)
+
+
+class _Printable(logging.Formatter):
+    """Log lines with a site's error texts made safe for the terminal (see report.printable)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return report.printable(super().format(record))
 
 
 def setup_logging(verbose: bool, as_json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        _JsonLines() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+        _JsonLines() if as_json else _Printable("%(asctime)s %(levelname)s %(message)s")
     )
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     # APScheduler logs "Added job", "Running job" and "executed successfully" for every
@@ -49,6 +56,11 @@ config_option = click.option(
     show_default=True, help="Main TOML config file.",
 )  # fmt: skip
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def echo(text: str, err: bool = False, one_line: bool = False) -> None:
+    """click.echo through report.printable: what the CLI prints may hold a site's text."""
+    click.echo(report.printable(text, one_line), err=err)
 
 
 def settings_from(config_path: Path) -> Settings:
