@@ -10,11 +10,14 @@ The one window where a restart can send twice is between a channel accepting a
 message and the outbox recording it; the mark is written right after the
 channel returns, so the window is one SQLite commit long.
 
-Text comes from Jinja2 templates in `config/templates/`: HTML is autoescaped,
-Markdown is escaped with the `md` filter, so a hostile title cannot inject
-markup or links. Chat messages are cut to the service's limit (Apprise knows it
-per service, LINE 5,000 characters) by dropping whole items, then if needed by
-cutting text before a combining Thai mark or a link, never inside one.
+Text comes from Jinja2 templates in `config/templates/`. What they see of an
+item (`view`) holds no control characters and only http(s) URLs, so no
+`javascript:` link; HTML is autoescaped, Markdown is escaped with the `md`
+filter and its URLs with `mdurl`, so a hostile title cannot inject markup or
+links; `@everyone` and its kin are defused in every chat message. Chat messages
+are cut to the service's limit (Apprise knows it per service, LINE 5,000
+characters) by dropping whole items, then if needed by cutting text before a
+combining Thai mark or a link, never inside one.
 """
 
 from __future__ import annotations
@@ -31,16 +34,25 @@ from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from monitor.config import AlertSettings, Channel, Settings
 from monitor.errors import AlertError, ConfigError
 from monitor.models import Delivery
+from monitor.report import printable
 from monitor.store import Store
 from monitor.thai import bangkok_time
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~|])")
+_MARKDOWN_URL_UNSAFE = re.compile(r'[\s<>()"`\[\]\\]')
+_WEB_URL = re.compile(r"https?://[^\s/?#]", re.IGNORECASE)
+# Discord, Slack, Mattermost and LINE notify a whole channel on these words; a longer
+# word that starts with one (`@everyones`) is defused too, not worth a ping to find out.
+_MASS_MENTION = re.compile(r"@(?=everyone|here|channel|all)", re.IGNORECASE)
+_ZERO_WIDTH_SPACE = "\u200b"
 _URL = re.compile(r"https?://\S+")
 DEFAULT_CHAT_LIMIT = 4000
 
@@ -48,6 +60,35 @@ DEFAULT_CHAT_LIMIT = 4000
 def escape_markdown(text: str) -> str:
     """Backslash-escape every Markdown control character."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def escape_markdown_title(text: str) -> str:
+    """Backslash-escape what opens inline Markdown (links, emphasis, code, HTML).
+
+    Fewer characters than `escape_markdown`: the title is never at the start of a
+    line where `-`, `+`, `#` or `1.` would act, and services that show it in a
+    field of its own (Discord, Slack, a JSON webhook) may show each backslash.
+    """
+    return _MARKDOWN_INLINE.sub(r"\\\1", text)
+
+
+def markdown_url(url: str) -> str:
+    """Percent-encode what would end a Markdown link or autolink early (`)`, `>`,
+    space, ...), so the whole URL stays the link target and nothing after it is markup."""
+    return _MARKDOWN_URL_UNSAFE.sub(lambda found: quote(found[0], safe=""), url)
+
+
+def quiet_mentions(text: str) -> str:
+    """Put a zero-width space after the @ of `@everyone`, `@here`, `@channel`, `@all`:
+    it reads the same but notifies nobody."""
+    return _MASS_MENTION.sub("@" + _ZERO_WIDTH_SPACE, text)
+
+
+def web_url(url: str) -> str:
+    """`url` if it is an http(s) URL, else "": a `javascript:` or `data:` URL must never
+    become a link, whatever a template does with it."""
+    url = printable(url, one_line=True).strip()
+    return url if _WEB_URL.match(url) else ""
 
 
 @lru_cache(maxsize=4)
@@ -59,6 +100,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["md"] = escape_markdown
+    env.filters["mdurl"] = markdown_url
     return env
 
 
@@ -69,25 +111,37 @@ def render(folder: Path, name: str, **context: Any) -> str:
         raise ConfigError(str(folder / name), "(template)", f"a valid template: {exc}") from None
 
 
+def _line(text: str) -> str:
+    return printable(text, one_line=True)
+
+
 def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """What a template sees of a stored item."""
+    """What a template sees of a stored item: one-line text without control characters,
+    and URLs that are http(s) or "" (a link elsewhere is left out of "also")."""
     shown = bangkok_time(item["published_at"])
     return {
-        "title": item["title"],
-        "url": item["url"],
-        "source": item["source"],
+        "title": _line(item["title"]),
+        "url": web_url(item["url"]),
+        "source": _line(item["source"]),
         "date": f"{shown} (Bangkok)" if shown else "unknown",
         "topics": [
             {
                 "name": t["topic"],
                 "label": labels.get(t["topic"], t["topic"]),
                 "score": t["score"],
-                "terms": t["hits"],
+                "terms": [
+                    {**h, "term": _line(h["term"]), "snippet": _line(h["snippet"])}
+                    for h in t["hits"]
+                ],
             }
             for t in item["match"]
             if t["matched"]
         ],
-        "also": [u for u in item["urls"] if u["url"] != item["url"]],
+        "also": [
+            {"url": web_url(u["url"]), "source": _line(u["source"])}
+            for u in item["urls"]
+            if u["url"] != item["url"] and web_url(u["url"])
+        ],
     }
 
 
@@ -111,8 +165,9 @@ class Composer:
     labels: dict[str, str]
 
     def subject(self, items: list[dict[str, Any]]) -> str:
-        text = " ".join(render(self.templates, "subject.txt.j2", items=items).split())
-        return cut(text, 200)
+        """One line without control characters: it becomes a header or a chat title."""
+        text = render(self.templates, "subject.txt.j2", items=items)
+        return cut(" ".join(printable(text, one_line=True).split()), 200)
 
     def email(self, items: list[dict[str, Any]], channel: Channel) -> EmailMessage:
         message = EmailMessage()
@@ -129,10 +184,27 @@ class Composer:
         """The chat body, cut to `limit` characters by dropping items, then text."""
         name = "chat.md.j2" if markdown else "chat.txt.j2"
         for shown in range(len(items), 0, -1):
-            body = render(self.templates, name, items=items[:shown], more=len(items) - shown)
+            text = render(self.templates, name, items=items[:shown], more=len(items) - shown)
+            body = quiet_mentions(text)
             if len(body) <= limit:
                 return body
         return cut(body, limit)
+
+    def chat_message(
+        self, items: list[dict[str, Any]], markdown: bool, limit: int
+    ) -> tuple[str, str]:
+        """(title, body) for Apprise, together at most `limit` characters.
+
+        Apprise sends the title as given: Telegram, which has no title field, gets it
+        in front of the body as a Markdown heading, where `[x](http://evil.example/)`
+        in a headline was a live link. So a Markdown title is escaped too, keeping
+        its own field on the services that have one (rather than folding it into
+        the body and sending none).
+        """
+        title = quiet_mentions(self.subject(items))
+        if markdown:
+            title = escape_markdown_title(title)
+        return title, self.chat(items, markdown, limit - len(title) - 1)
 
 
 def composer_for(settings: Settings) -> Composer:
@@ -209,8 +281,8 @@ def deliver(items: list[dict[str, Any]], channel: Channel, composer: Composer) -
         send_email(composer.email(items, channel), channel)
         return
     markdown, limit = chat_service(channel)
-    title = composer.subject(items)
-    send_chat(title, composer.chat(items, markdown, limit - len(title) - 1), markdown, channel)
+    title, body = composer.chat_message(items, markdown, limit)
+    send_chat(title, body, markdown, channel)
 
 
 def _retry_delay(attempts_made: int, settings: AlertSettings) -> timedelta | None:
