@@ -20,6 +20,19 @@ The plugin (this module, registered on Datasette's plugin manager) adds:
 - `thai_snippet(text, query)`: the published text around the first whole-word hit;
 - the route `/-/feeds/<topic>.atom` (see `monitor.feed`).
 
+Safe by default, because anyone who reaches the port is a visitor (there is no login):
+
+- arbitrary SQL (`?sql=`, `_where=`) is refused with 403 unless `app(allow_sql=True)`;
+  the canned queries of `datasette.yaml` run without it;
+- only PUBLIC_TABLES can be browsed: the outbox, HTTP cache, walk queues, dedup
+  signatures, FTS shadow tables and migrations are neither listed nor readable;
+- the SQL functions bound the text they process (MAX_QUERY_CHARS, MAX_TEXT_CHARS,
+  MAX_TIME_CHARS, MAX_HIT_CHECKS): SQLite's progress handler, which enforces
+  `sql_time_limit_ms`, does not run inside a Python function, so an unbounded one
+  could hold a connection for seconds;
+- the introspection pages that show the database file's path, the versions of
+  Python, SQLite and the plugins, settings and threads answer 403.
+
 Titles, descriptions and canned queries live in `monitor/datasette.yaml` (shipped in
 the package); a `datasette.yaml` beside the config file replaces it.
 """
@@ -27,9 +40,12 @@ the package); a `datasette.yaml` beside the config file replaces it.
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +68,38 @@ DEFAULT_PORT = 8001
 DEFAULT_METADATA = Path(__file__).with_name("datasette.yaml")
 NOTHING = '""'  # an FTS5 query that matches no row
 
+# An allow-list, so that a table a later migration adds stays private until named here.
+# source_status is what the "source_health" query shows; item_revisions is earlier text
+# of published releases.
+PUBLIC_TABLES = frozenset({"items", "item_urls", "item_revisions", "source_status"})
+# /-/databases shows the file's path; versions and plugins what to attack; settings,
+# config and threads how the server runs.
+INTROSPECTION = re.compile(r"^/-/(databases|versions|plugins|settings|config|threads)\b")
+
+# Bounds on the SQL functions' input, so that every call takes milliseconds (a
+# 10-million-character query took 10 s before). Thaigov corpus (22,242 articles):
+# bodies have a median of 2,405 characters, 11,312 at the 99th percentile, 122,600 at
+# most; titles at most 219.
+MAX_QUERY_CHARS = 500  # longer "search words" give no match
+MAX_TEXT_CHARS = 200_000  # a snippet is cut from this much of the text
+MAX_TIME_CHARS = 40  # a timestamp: "2026-11-26T03:00:00.123456+00:00" is 32
+MAX_HIT_CHECKS = 50  # occurrences tested as whole words per snippet (a segmentation each)
+
+
+def _text(value: Any) -> str:
+    """An SQL argument as text: numbers as written, NULL and blobs as ""."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) else ""
+
 
 def thai_fts_query(text: Any) -> str:
     """SQL function: the FTS5 MATCH expression for what a user typed."""
+    query = _text(text)
+    if len(query) > MAX_QUERY_CHARS:
+        return NOTHING
     try:
-        return fts_query(str(text or ""))
+        return fts_query(query)
     except QueryError:
         return NOTHING
 
@@ -84,34 +127,47 @@ def _is_word_at(text: str, start: int, end: int, prefix: bool) -> bool:
     return start - lo in cuts and (prefix or end - lo in cuts)
 
 
+def _occurrences(text: str, words: list[tuple[str, bool]]) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is_prefix) of each occurrence of each word, longest word first."""
+    for word, prefix in words:
+        start = text.find(word)
+        while start >= 0:
+            yield start, start + len(word), prefix
+            start = text.find(word, start + 1)
+
+
 def thai_snippet(text: Any, query: Any, width: int = 80) -> str | None:
     """SQL function: the original text around the first whole-word hit, marked [like this].
 
     FTS5's own snippet() works on the index's segmented text (spaces between Thai
     words, marks split off by the tokenizer); this one shows the text as published.
+    Only the first MAX_TEXT_CHARS of the text are read and MAX_HIT_CHECKS occurrences
+    tested (ภัย occurs in every ปลอดภัย without being its word); then the text's start.
     """
+    text = _text(text)[:MAX_TEXT_CHARS]
     if not text:
         return None
-    text = str(text)
+    query = _text(query)
+    words = _query_words(query) if len(query) <= MAX_QUERY_CHARS else []
     folded = text.casefold() if len(text.casefold()) == len(text) else text
-    for word, prefix in _query_words(str(query or "")):
-        start = folded.find(word)
-        while start >= 0:
-            end = start + len(word)
-            if _is_word_at(folded, start, end, prefix):
-                lo, hi = max(0, start - width), min(len(text), end + width)
-                return (
-                    ("…" if lo else "") + text[lo:start] + "[" + text[start:end] + "]"
-                    + text[end:hi] + ("…" if hi < len(text) else "")
-                )  # fmt: skip
-            start = folded.find(word, start + 1)
+    candidates = islice(_occurrences(folded, words), MAX_HIT_CHECKS)
+    for start, end, prefix in candidates:
+        if _is_word_at(folded, start, end, prefix):
+            lo, hi = max(0, start - width), min(len(text), end + width)
+            return (
+                ("…" if lo else "") + text[lo:start] + "[" + text[start:end] + "]"
+                + text[end:hi] + ("…" if hi < len(text) else "")
+            )  # fmt: skip
     return text[: 2 * width] + ("…" if len(text) > 2 * width else "")
 
 
 def _bangkok_time(value: Any) -> str | None:
+    """SQL function: `bangkok_time`, NULL for anything that is not a timestamp."""
+    if not value or not isinstance(value, str) or len(value) > MAX_TIME_CHARS:
+        return None
     try:
-        return bangkok_time(value) if value else None
-    except (TypeError, ValueError):
+        return bangkok_time(value)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:00Z plus 7 hours
         return None
 
 
@@ -150,23 +206,52 @@ async def feed_view(datasette: Datasette, request: Any) -> Response:
 
 
 @hookimpl
+def permission_allowed(datasette: Datasette, action: str, resource: Any) -> bool | None:
+    """Deny arbitrary SQL unless `app(allow_sql=True)`, and every table but PUBLIC_TABLES.
+
+    None leaves the decision to Datasette (its metadata `allow` and `allow_sql` blocks),
+    also for Datasette instances that `app()` did not configure.
+    """
+    config = datasette.plugin_config(PLUGIN_NAME)
+    if config is None:
+        return None
+    if action == "execute-sql":
+        return None if config.get("allow_sql") else False
+    if action == "view-table" and resource[0] == DB_NAME:
+        return None if resource[1] in PUBLIC_TABLES else False
+    return None
+
+
+def _is_introspection(scope: dict[str, Any]) -> bool:
+    """Whether the request is for an INTROSPECTION page, as decoded or as Datasette routes
+    it (the raw path)."""
+    raw = scope.get("raw_path") or b""
+    paths = (scope["path"], raw.decode("latin-1").partition("?")[0])
+    return any(INTROSPECTION.match(path) for path in paths)
+
+
+async def _answer(send: Any, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text.encode()})
+
+
+@hookimpl
 def asgi_wrapper(datasette: Datasette) -> Any:
-    """Answer anything but GET and HEAD with 405: the archive is read-only, and Datasette
-    0.65 answers a POST to a canned query or a table with a 500 and a traceback."""
+    """Answer anything but GET and HEAD with 405 (the archive is read-only, and Datasette
+    0.65 answers a POST to a canned query or a table with a 500 and a traceback), and
+    the INTROSPECTION pages with 403."""
 
     def wrap(app: Any) -> Any:
-        async def read_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def guard(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
-                headers = [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"allow", b"GET, HEAD"),
-                ]
-                await send({"type": "http.response.start", "status": 405, "headers": headers})
-                await send({"type": "http.response.body", "body": b"read-only archive\n"})
-                return
-            await app(scope, receive, send)
+                await _answer(send, 405, "read-only archive\n", [(b"allow", b"GET, HEAD")])
+            elif scope["type"] == "http" and _is_introspection(scope):
+                await _answer(send, 403, "not served by monitor web\n", [])
+            else:
+                await app(scope, receive, send)
 
-        return read_only
+        return guard
 
     return wrap
 
@@ -195,14 +280,21 @@ def load_metadata(path: Path | None = None) -> dict[str, Any]:
         raise ConfigError(str(path), "(file)", f"valid YAML or JSON ({exc})") from None
 
 
-def app(db_path: Path, metadata_path: Path | None = None) -> Datasette:
-    """A Datasette instance serving `db_path` read-only as the database `monitor`."""
+def app(db_path: Path, metadata_path: Path | None = None, *, allow_sql: bool = False) -> Datasette:
+    """A Datasette instance serving `db_path` read-only as the database `monitor`.
+
+    `allow_sql=True` lets visitors run their own SELECTs (read everything in the file,
+    the outbox too): only for trusted users, or with an `allow_sql` block in the metadata.
+    """
     db_path = Path(db_path).resolve()
     if not db_path.is_file():
         raise StoreError(f"no database at {db_path} (run the monitor once to create it)")
     register_plugin()
+    metadata = load_metadata(metadata_path)
+    # Set here, not in the YAML, so that a datasette.yaml beside the config cannot drop it.
+    metadata.setdefault("plugins", {})[PLUGIN_NAME] = {"allow_sql": allow_sql}
     ds = Datasette(
-        metadata=load_metadata(metadata_path),
+        metadata=metadata,
         settings={"sql_time_limit_ms": 3000},
         version_note=PLUGIN_NAME,
     )
@@ -216,11 +308,13 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     metadata_path: Path | None = None,
+    *,
+    allow_sql: bool = False,
 ) -> None:
-    """Serve the archive until Ctrl-C / SIGTERM (blocking)."""
+    """Serve the archive until Ctrl-C / SIGTERM (blocking); `allow_sql` as for `app`."""
     import uvicorn
 
-    ds = app(db_path, metadata_path)
+    ds = app(db_path, metadata_path, allow_sql=allow_sql)
     asyncio.run(ds.invoke_startup())
     print(f"serving {db_path} read-only at http://{host}:{port}/", file=sys.stderr)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def test_other_canned_queries(db_path: Path):
 
 
 def test_writes_are_impossible(db_path: Path):
-    ds = web.app(db_path)
+    ds = web.app(db_path, allow_sql=True)  # even for visitors who may write SQL
     (delete,) = _get(ds, "/monitor.json?sql=delete+from+items")
     assert delete.status_code == 400
     db = ds.get_database("monitor")
@@ -145,11 +146,10 @@ def test_missing_database_is_a_clear_error(tmp_path: Path):
     assert not (tmp_path / "nothing.db").exists()
 
 
-@pytest.fixture
-def server(db_path: Path) -> Iterator[str]:
-    """`monitor web` as users run it: uvicorn on 127.0.0.1 and a free port."""
+@contextmanager
+def serving(ds: Any) -> Iterator[str]:
+    """Serve `ds` as `monitor web` does: uvicorn on 127.0.0.1 and a free port."""
     port = free_port()
-    ds = web.app(db_path)
     asyncio.run(ds.invoke_startup())
     config = uvicorn.Config(ds.app(), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -162,6 +162,12 @@ def server(db_path: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     uv.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def server(db_path: Path) -> Iterator[str]:
+    with serving(web.app(db_path)) as url:
+        yield url
 
 
 def test_served_over_http(server: str):
