@@ -7,7 +7,8 @@
     │   └── ExtractError page or feed could not be read
     ├── StoreError       the SQLite file cannot be opened or written
     ├── AlertError       a channel refused or could not be reached
-    └── QueryError       a search or lookup the user typed is not valid
+    ├── QueryError       a search or lookup the user typed is not valid
+    └── AlreadyRunning   another service holds the data directory
 
 Anything that is not a MonitorError is a bug: it is logged and re-raised.
 """
@@ -68,3 +69,7 @@ class AlertError(MonitorError):
 
 class QueryError(MonitorError):
     """A user query (search text, item id) is not valid."""
+
+
+class AlreadyRunning(MonitorError):
+    """Another `monitor serve` holds the data directory: two would poll every site twice."""

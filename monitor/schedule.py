@@ -15,19 +15,24 @@ hand finish; due alerts are then sent once more.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
+import os
 import signal
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor import alert
 from monitor.config import Settings
+from monitor.errors import AlreadyRunning
 from monitor.fetch import Fetcher
 from monitor.models import Delivery, RunReport, Source
 from monitor.pipeline import run_once
@@ -151,9 +156,38 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     return scheduler
 
 
+def hold_service_lock(data_dir: Path) -> IO[str]:
+    """Lock `data_dir` for this service until the returned file is closed (or the process
+    ends, however it ends: the kernel drops the lock); raise AlreadyRunning if another
+    service holds it. `run --once` and the read-only commands do not take it."""
+    path = data_dir / "serve.lock"
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise AlreadyRunning(
+            f"another `monitor serve` (pid {holder}) is using {data_dir}; stop it first, "
+            "or give this one a data_dir of its own"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def serve(settings: Settings) -> None:
     """Block until SIGTERM or SIGINT, then let running jobs finish and return."""
     Store(settings.db_path).close()  # fail fast on an unwritable data directory
+    lock = hold_service_lock(settings.data_dir)
+    try:
+        _serve_until_stopped(settings)
+    finally:
+        lock.close()
+
+
+def _serve_until_stopped(settings: Settings) -> None:
     limit_malloc_arenas()
     scheduler = build_scheduler(settings)
 

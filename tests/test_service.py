@@ -76,6 +76,33 @@ def _stop(proc: subprocess.Popen[str], signum: signal.Signals) -> tuple[int, str
     return proc.returncode, err
 
 
+def test_a_second_serve_on_the_same_data_dir_refuses_to_start(tmp_path: Path, snapshot_url: str):
+    """Two services on one archive would poll every site twice: the second one says which
+    process holds it and exits 2; once the first stops, a new one starts."""
+    db = tmp_path / "data" / "monitor.db"
+    config = _config(tmp_path, snapshot_sources(snapshot_url))
+    first = _serve(config)
+    _wait_for(first, lambda: _count(db, "SELECT count(*) FROM source_status") == 2)
+    second = subprocess.run(
+        [sys.executable, "-m", "monitor", "serve", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: another `monitor serve` (pid {first.pid}) is using {tmp_path / 'data'}; "
+        "stop it first, or give this one a data_dir of its own"
+    )
+    assert "Traceback" not in second.stderr
+    code, err = _stop(first, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    last_run = sqlite3.connect(db).execute("SELECT max(last_run_at) FROM source_status")
+    later = f"SELECT count(*) FROM source_status WHERE last_run_at > '{last_run.fetchone()[0]}'"
+    third = _serve(config)
+    _wait_for(third, lambda: _count(db, later) == 2)
+    code, err = _stop(third, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_runs_every_source_at_start_and_stops_on_signal(
     tmp_path: Path, snapshot_url: str, signum: signal.Signals
