@@ -89,6 +89,20 @@ def test_allow_sql_lets_visitors_run_selects(archive: Path):
     assert 'name="sql"' in page.text
 
 
+def test_allow_sql_block_in_the_metadata_still_narrows_it(archive: Path, tmp_path: Path):
+    """README: with --allow-sql, `allow_sql: {id: admin}` keeps anonymous visitors out."""
+    metadata = tmp_path / "datasette.yaml"
+    text = web.DEFAULT_METADATA.read_text(encoding="utf-8") + "allow_sql:\n  id: admin\n"
+    metadata.write_text(text, encoding="utf-8")
+    select, search = _get(
+        web.app(archive, metadata, allow_sql=True),
+        _sql("select 1"),
+        "/monitor/search.json?_shape=array&q=ไซเบอร์",
+    )
+    assert select.status_code == 403
+    assert [r["title"] for r in _rows(search)] == ["ข่าวหนึ่ง"]
+
+
 @pytest.mark.parametrize("allow_sql", [False, True])
 def test_internal_tables_are_neither_listed_nor_readable(archive: Path, allow_sql: bool):
     internal = _internal_tables(archive)
