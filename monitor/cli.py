@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from monitor.cli_common import (
 )
 from monitor.config import load_rules
 from monitor.errors import AlertError, MonitorError
-from monitor.store import Store
+from monitor.store import Store, damaged
 
 
 class _Group(click.Group):
@@ -32,6 +33,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except MonitorError as exc:
             echo(f"error: {exc}", err=True, one_line=True)
+            sys.exit(2)
+        except sqlite3.DatabaseError as exc:  # a damaged file: found on reading a page of it
+            echo(f"error: {damaged(Store.last_opened or 'the database', exc)}", err=True,
+                 one_line=True)  # fmt: skip
             sys.exit(2)
 
 
@@ -99,10 +104,21 @@ def status(config_path: Path, as_json: bool) -> None:
     else:
         columns = ["source", "last_run_at", "last_success_at", "consecutive_failures",
                    "new_last_run", "last_error"]  # fmt: skip
-        echo(report.table(sources, columns))
+        echo(report.table([_with_failed_pages(s) for s in sources], columns))
         echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
-    failing = any(s["consecutive_failures"] for s in sources) or outbox.get("failed", 0)
+    failing = (
+        any(s["consecutive_failures"] or s["failed_last_run"] for s in sources)
+        or outbox.get("failed", 0)
+    )  # fmt: skip
     sys.exit(1 if failing else 0)
+
+
+def _with_failed_pages(row: dict[str, Any]) -> dict[str, Any]:
+    """A status row whose last run read its listing but not every page: says so where
+    the error goes (the source is not healthy, though it did not fail)."""
+    if row["consecutive_failures"] or not row["failed_last_run"]:
+        return row
+    return {**row, "last_error": f"{row['failed_last_run']} pages failed: {row['last_problem']}"}
 
 
 @cli.group(invoke_without_command=True)

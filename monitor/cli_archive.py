@@ -16,11 +16,14 @@ import click
 from monitor import report
 from monitor.cli_common import config_option, echo, json_option, settings_from, setup_logging
 from monitor.store import Filters, Store
-from monitor.thai import BANGKOK, bangkok_time, parse_thai_date
+from monitor.thai import BANGKOK, bangkok_time, parse_thai_date, plausible
 
 
 class _Date(click.ParamType):
-    """A date as ISO (2019-10-07) or Thai (7 ต.ค. 2562, 07/10/2562): midnight in Bangkok."""
+    """A date as ISO (2019-10-07) or Thai (7 ต.ค. 2562, 07/10/2562): midnight in Bangkok.
+
+    Years outside thai.EARLIEST_YEAR..LATEST_YEAR are refused (year 1 cannot be compared
+    with stored UTC times)."""
 
     name = "date"
 
@@ -28,7 +31,7 @@ class _Date(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            return datetime.fromisoformat(value).replace(tzinfo=BANGKOK)
+            parsed = plausible(datetime.fromisoformat(value).replace(tzinfo=BANGKOK))
         except ValueError:
             parsed = parse_thai_date(value)
         if parsed is None:
@@ -263,8 +266,14 @@ def show(item_id: int, config_path: Path, as_json: bool) -> None:
 @click.option("--metadata", "metadata_path", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Datasette metadata (default: datasette.yaml beside --config).")  # fmt: skip
-def web_command(config_path: Path, host: str, port: int, metadata_path: Path | None) -> None:
-    """Browse the archive read-only in Datasette: search, topics, health, alerts, Atom feeds."""
+@click.option("--allow-sql", is_flag=True,
+              help="Let visitors run their own SQL (read-only; trusted users only).")  # fmt: skip
+def web_command(
+    config_path: Path, host: str, port: int, metadata_path: Path | None, allow_sql: bool
+) -> None:
+    """Browse the archive read-only in Datasette: search, topics, health, alerts, Atom feeds.
+
+    Visitors cannot run their own SQL unless --allow-sql; internal tables stay hidden."""
     from monitor.web import DEFAULT_METADATA
     from monitor.web import serve as serve_web
 
@@ -272,7 +281,7 @@ def web_command(config_path: Path, host: str, port: int, metadata_path: Path | N
     if metadata_path is None:
         beside = settings.path.parent / "datasette.yaml"
         metadata_path = beside if beside.is_file() else DEFAULT_METADATA
-    serve_web(settings.db_path, host, port, metadata_path)
+    serve_web(settings.db_path, host, port, metadata_path, allow_sql=allow_sql)
 
 
 @click.command("feed")

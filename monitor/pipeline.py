@@ -25,6 +25,7 @@ never turns into a 304 that hides items for good.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -141,7 +142,7 @@ def _entry_failure_recorded(url: str, counts: _Counts) -> Iterator[None]:
     database (StoreError) is not the entry's fault and fails the source."""
     try:
         yield
-    except StoreError:
+    except (StoreError, sqlite3.Error):
         raise
     except Exception as exc:  # noqa: BLE001 - one page's failure is never its source's
         counts.problems.append(_reason(exc, url))
@@ -371,7 +372,8 @@ def run_source(
     source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime,
     force: bool = False,
 ) -> SourceReport:  # fmt: skip
-    """Fetch, extract, dedup, match and store one source; never raise a MonitorError."""
+    """Fetch, extract, dedup, match and store one source; raise only when the archive
+    itself fails (StoreError, a damaged file), never for what a source served."""
     started = time.perf_counter()
     state = store.source_state(source.name)
     until = None if force else _backoff_until(state, source, settings)
@@ -384,7 +386,9 @@ def run_source(
         )
     try:
         counts = walk_source(source, settings, store, fetcher, now, Walk(source.max_pages))
-    except Exception as exc:  # noqa: BLE001 - any failure is this source's, never the run's
+    except (StoreError, sqlite3.DatabaseError):
+        raise  # the archive itself is broken: every source would fail alike
+    except Exception as exc:  # noqa: BLE001 - any other failure is this source's, not the run's
         report = SourceReport(
             source.name, error=_reason(exc), seconds=time.perf_counter() - started
         )

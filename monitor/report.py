@@ -70,6 +70,8 @@ def _status(s: SourceReport) -> str:
     if s.error or s.skipped:
         return short(s.error or s.skipped, 60)  # in full below the table
     text = "not modified" if s.not_modified else "ok"
+    if s.failed:
+        text = f"{s.failed} pages failed"
     return text + (f", {len(s.problems)} problems" if s.problems else "")
 
 

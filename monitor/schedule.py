@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -32,7 +33,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor import alert
 from monitor.config import Settings
-from monitor.errors import AlreadyRunning
+from monitor.errors import AlreadyRunning, MonitorError
 from monitor.fetch import Fetcher
 from monitor.models import Delivery, RunReport, Source
 from monitor.pipeline import run_once
@@ -64,10 +65,14 @@ class SourceJobs:
 
         `now` is for benchmarks that simulate a day; the scheduler leaves the clock to
         `run_once`."""
-        store: Store | None = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = Store(self.settings.db_path)
-        report = run_once(self.settings, store, self.fetcher, now=now, sources=(source,))
+        try:
+            store: Store | None = getattr(self._local, "store", None)
+            if store is None:
+                store = self._local.store = Store(self.settings.db_path)
+            report = run_once(self.settings, store, self.fetcher, now=now, sources=(source,))
+        except (MonitorError, sqlite3.DatabaseError) as exc:  # the archive failed: say it in
+            log.error("source=%s not run: %s", source.name, exc)  # one line, try next time
+            return RunReport()
         if any(s.new or s.revised for s in report.sources):
             _return_free_memory()  # after pages were read: not after a 304
         return report

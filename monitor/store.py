@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -241,6 +241,12 @@ _INSERT_ITEM = (
 )
 
 
+def damaged(path: Path | str, exc: Exception) -> str:
+    """One line for a database file that is damaged or not a database, and what to do."""
+    return (f"{path} is damaged or not a monitor database ({exc}); keep a copy, then try "
+            f"`sqlite3 {path} .recover`")  # fmt: skip
+
+
 def _create_private(path: Path) -> None:
     """Create the data folder (0700) and database file (0600) readable by their owner only:
     the archive holds the outbox's errors and the sources' state. SQLite gives its -wal
@@ -351,8 +357,10 @@ def fts_query(query: str) -> str:
 class Store:
     """The archive in one SQLite file."""
 
+    last_opened: ClassVar[Path | None] = None  # named by the CLI when a damaged file is found late
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        self.path = Store.last_opened = Path(path)
         try:
             _create_private(self.path)
             self.db = sqlite_utils.Database(self.path)
@@ -367,6 +375,8 @@ class Store:
                     self._announce_upgrade()  # wait, then find nothing pending
                     migrations.apply(self.db)
             self._follow_dictionary()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(damaged(self.path, exc)) from exc
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 

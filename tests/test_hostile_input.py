@@ -8,6 +8,9 @@ problem, the healthy source's items, and the run's exit status (`failed_sources`
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 
 from monitor import extract
 from monitor.store import Store
+from tests.conftest import ROOT
 from tests.test_failures import (
     LocalSite,
     article_html,
@@ -216,3 +220,59 @@ def test_credentials_in_a_source_url_are_not_shown(
     assert "hunter2" not in by_name["bad"].error
     assert "hunter2" not in status["bad"]["last_error"]
     assert f"http://***@127.0.0.1:{port}/private/list" in status["bad"]["last_error"]
+
+
+def _monitor(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args, "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _overwrite_pages(db: Path, table: str) -> None:
+    """Overwrite the pages of `table` and its indexes as a disk fault would (the schema
+    survives, so the file opens)."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [r[0] for r in conn.execute(
+        "SELECT pageno FROM dbstat WHERE name IN (SELECT name FROM sqlite_master "
+        "WHERE tbl_name = ?)", [table],
+    )]  # fmt: skip
+    conn.close()
+    data = bytearray(db.read_bytes())
+    for page in pages:
+        data[(page - 1) * size : page * size] = b"\xa5" * size
+    db.write_bytes(bytes(data))
+
+
+def test_a_damaged_database_is_one_line_naming_the_file(tmp_path: Path, good: str) -> None:
+    """Pages of the archive overwritten (a disk fault), or a file that is no database at
+    all: every command says which file and how to recover it, never a traceback."""
+    settings = write_settings(tmp_path, good)
+    run(settings)
+    config, db = tmp_path / "monitor.toml", settings.db_path
+    _overwrite_pages(db, "items")
+    expected = f"error: {db} is damaged or not a monitor database ("
+    for args in (("status",), ("search", "ข่าว"), ("show", "1"), ("run", "--once")):
+        result = _monitor(config, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(expected) and line.endswith(f"then try `sqlite3 {db} .recover`")
+    db.write_bytes(b"this is not a database" * 100)
+    result = _monitor(config, "status")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"{expected}file is not a database); keep a copy, then try `sqlite3 {db} .recover`"
+    )
+
+
+def test_search_since_year_one_is_refused_in_one_line(tmp_path: Path, good: str) -> None:
+    config = tmp_path / "monitor.toml"
+    write_settings(tmp_path, good)
+    for since in ("1 ม.ค. 0001", "0001-01-01"):
+        result = _monitor(config, "search", "--since", since)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert f"'{since}' is not a date" in result.stderr

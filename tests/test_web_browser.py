@@ -131,7 +131,7 @@ def server(archive: Path) -> Iterator[str]:
         while True:
             assert process.poll() is None, f"monitor web exited: {log.read_text('utf-8')}"
             try:
-                if httpx.get(f"{base}/-/versions.json", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/-/metadata.json", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
