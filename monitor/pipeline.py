@@ -123,6 +123,7 @@ def _process(
 
 
 REVISITS_PER_PAGE = 3  # known pages fetched again per listing page, at most
+MAX_SITEMAP_INDEXES = 3  # sitemap indexes read per walk beyond max_pages (an index of indexes)
 
 
 def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
@@ -245,7 +246,7 @@ def walk_source(
         resume = [u for u in cursor if u != source.url]
         queue, budget = [source.url, *resume], source.max_items
     visited: set[str] = set()
-    saved = bool(cursor)
+    saved, indexes = bool(cursor), 0
     while queue and counts.pages < walk.max_pages + len(resume):
         url = queue.pop(0)
         visited.add(url)
@@ -265,7 +266,12 @@ def walk_source(
             entries, more = extract.parse_page(page, source)
         if not entries and not more and counts.pages == 0 and source.kind == "html":
             raise _no_links(source, store, url)
-        counts.pages += 1
+        # A sitemap index holds no articles, only the sitemaps that do: it is not one of
+        # the pages `max_pages` counts (else with 1 a run would read the index alone).
+        is_index = source.kind == "sitemap" and not entries and bool(more)
+        indexes += is_index
+        if not is_index or indexes > MAX_SITEMAP_INDEXES:
+            counts.pages += 1
         counts.found += len(entries)
         known = store.known_urls([e.url for e in entries])
         fresh = [e for e in entries if e.url not in known][:budget]
@@ -277,6 +283,8 @@ def walk_source(
         if counts.failed == failed_before and not walk.backfill:
             store.save_validators(url, page.etag, page.last_modified, now)
         queue.extend(u for u in more if u not in visited and u not in queue)
+        if not walk.backfill:  # a run never goes further: a long index is not kept whole
+            del queue[max(walk.max_pages + len(resume) - counts.pages, 0) :]
         if walk.on_page is not None:
             walk.on_page(counts.pages)
         # After an interrupted walk, known items do not stop this one: the pages

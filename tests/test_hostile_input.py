@@ -276,3 +276,43 @@ def test_search_since_year_one_is_refused_in_one_line(tmp_path: Path, good: str)
         assert result.returncode == 2
         assert "Traceback" not in result.stderr
         assert f"'{since}' is not a date" in result.stderr
+
+
+def _sitemap(site: LocalSite, path: str, body: str, index: bool = False) -> None:
+    tag = "sitemapindex" if index else "urlset"
+    xml = f'<?xml version="1.0"?><{tag} xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    site.routes[path] = (200, {"Content-Type": "application/xml"}, f"{xml}{body}</{tag}>".encode())
+
+
+def test_a_sitemap_index_with_one_page_a_run_reads_its_newest_sitemap(
+    tmp_path: Path, sites: Callable[[], LocalSite], good: str
+) -> None:
+    """The index is not one of the `max_pages` (default 1): a run reads the index and
+    its newest sitemap, and keeps no queue of the hundreds it will never reach."""
+    site = sites()
+    children = "".join(
+        f"<sitemap><loc>{site.url(f'/map-{m}.xml')}</loc><lastmod>2026-0{m}-01</lastmod></sitemap>"
+        for m in range(1, 6)
+    )
+    _sitemap(site, "/index.xml", children, index=True)
+    for m in range(1, 6):
+        urls = "".join(f"<url><loc>{site.url(f'/a/{m}-{n}')}</loc></url>" for n in (1, 2))
+        _sitemap(site, f"/map-{m}.xml", urls)
+        for n in (1, 2):
+            site.routes[f"/a/{m}-{n}"] = (200, {}, article_html(f"ข่าวเดือน {m} ที่ {n}").encode())
+    source = (
+        f'\n[sources.map]\nkind = "sitemap"\nurl = "{site.url("/index.xml")}"\n'
+        '[sources.map.article]\ntitle = "h1"\ndate = "p.date"\nbody = "div.body"\n'
+    )
+    settings = write_settings(tmp_path, source + good)
+    report, by_name, status = run(settings)
+    assert (by_name["map"].found, by_name["map"].new, by_name["map"].error) == (2, 2, "")
+    assert sorted(i["title"] for i in _stored(settings.db_path, "map")) == [
+        "ข่าวเดือน 5 ที่ 1", "ข่าวเดือน 5 ที่ 2",
+    ]  # fmt: skip
+    assert site.requested("/map-4.xml") == 0
+    store = Store(settings.db_path)
+    try:
+        assert store.walk_cursor("map") == []
+    finally:
+        store.close()
