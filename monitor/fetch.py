@@ -2,12 +2,21 @@
 
 `fetch` makes one request: explicit timeouts, a descriptive User-Agent,
 conditional GET (ETag / Last-Modified; a 304 yields `not_modified`), redirects
-followed by hand within the site, a size cap enforced while streaming, and
-decoding that gets Thai right: the charset of the Content-Type header (unless it
-is a server's Latin-1 default contradicted by a `<meta>` tag, or a UTF-8 claim the
-bytes break), else of a `<meta>` tag, else UTF-8 if the bytes are valid UTF-8,
-else windows-874 (older .go.th sites serve TIS-620 with no header). TIS-620 and
-ISO-8859-11 are decoded as windows-874, their superset.
+followed by hand within the source's `Reach`, a size cap enforced while
+streaming, and decoding that gets Thai right: the charset of the Content-Type
+header (unless it is a server's Latin-1 default contradicted by a `<meta>` tag,
+or a UTF-8 claim the bytes break), else of a `<meta>` tag, else UTF-8 if the
+bytes are valid UTF-8, else windows-874 (older .go.th sites serve TIS-620 with no
+header). TIS-620 and ISO-8859-11 are decoded as windows-874, their superset. A
+charset that is not a text encoding (rot13, base64, zlib, idna...) is ignored.
+
+Hostile servers are expected. `timeout_seconds` bounds the whole call (connect,
+headers, body, every redirect hop), enforced by one watchdog thread that shuts
+the socket of a request past its deadline. A source only reaches its `Reach`:
+its own site (http and https), hosts it names, and no private, loopback or
+link-local address (cloud metadata at 169.254.169.254) unless its own site is on
+one; the address is checked on the socket actually connected, so DNS rebinding
+cannot get around it.
 
 `Fetcher` is what the pipeline uses: one session shared by a run's threads, with
 robots.txt honoured (cached per host; unreachable robots.txt means "disallow
@@ -23,6 +32,8 @@ connection, so an unchanged cycle reconnected to every host.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ipaddress
 import os
 import re
 import socket
@@ -32,6 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import proxy_bypass_environment
@@ -39,6 +51,8 @@ from urllib.robotparser import RobotFileParser
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -74,13 +88,277 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _POOLS = 100  # hosts kept connected: more than any config names
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Codecs Python knows that are no page's charset: bytes-to-bytes ones (rot13, base64,
+# zlib...) are caught by `_is_text_encoding`; these pass it yet raise on ordinary
+# bytes (idna, punycode, undefined), decode escapes, or are refused by browsers for
+# the script they smuggle (utf-7).
+_NOT_PAGE_CHARSETS = frozenset(
+    {"idna", "punycode", "undefined", "raw-unicode-escape", "unicode-escape", "utf-7", "charmap"}
+)
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host without `www.`, port) of `url`; port -1 if it is not a valid one."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return "", "", -1
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, -1)
+    except ValueError:  # out of range or not a number
+        port = -1
+    return scheme, (parts.hostname or "").removeprefix("www."), port
+
+
+@lru_cache(maxsize=1024)
+def _site(site: str) -> tuple[tuple[str, str, int], str, str]:
+    """A site's origin, the prefix of URLs on it ("\\0" if none), and its raw host name.
+
+    Most URLs checked start with their site's scheme://host/: `check` then needs no
+    parsing, which costs ~2 us a URL on the hot path.
+    """
+    origin = _origin(site)
+    if origin[0] not in _DEFAULT_PORTS or not origin[1] or origin[2] < 0:
+        return origin, "\0", ""
+    parts = urlsplit(site)
+    prefix = "\0" if parts.username is not None else f"{parts.scheme}://{parts.netloc}/"
+    return origin, prefix, parts.hostname or ""
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where one source may fetch: its own site, hosts it allows, private addresses or not.
+
+    `check` compares scheme, host and port only (no DNS). Addresses are checked after
+    DNS, on the socket actually connected (`_GuardedConnection`), where a name that
+    resolves one way for a check and another for the connection cannot slip by.
+    """
+
+    site: str  # the source's own URL
+    allowed_hosts: tuple[str, ...] = ()  # "host" (and its subdomains, 80/443) or "host:port"
+    allow_private: bool = False  # private/loopback/link-local allowed even for a public site
+
+    def check(self, url: str) -> None:
+        """Raise FetchError unless `url` is within reach."""
+        if not url.startswith(_site(self.site)[1]) and (refusal := self._refusal(url)):
+            raise FetchError(f"outside the source's reach: {refusal[1]}", url=url)
+
+    def _refusal(self, url: str) -> tuple[str, str] | None:
+        """("scheme" | "host" | "port", why) if `url` is out of reach, else None."""
+        site = _site(self.site)[0]
+        scheme, host, port = site if url == self.site else _origin(url)
+        if scheme not in _DEFAULT_PORTS:
+            return "scheme", f"scheme {scheme or '(none)'!r} is not http or https"
+        if port < 0:
+            return "port", "not a valid port"
+        if host and host == site[1]:
+            if port == site[2] or (port in (80, 443) and site[2] in (80, 443)):
+                return None  # real sites redirect http to https
+            return "port", f"port {port} is not the site's ({site[2]})"
+        matched = False
+        for entry in self.allowed_hosts:
+            allowed, allowed_port = _origin("http://" + entry.strip())[1:]
+            if allowed and (host == allowed or host.endswith("." + allowed)):
+                matched = True
+                explicit = ":" in entry.rpartition("]")[2]  # "[::1]" names no port
+                if port == allowed_port or (not explicit and port in (80, 443)):
+                    return None
+        if matched:
+            return "port", f"port {port} is not allowed for {host}"
+        return "host", f"{host or '(none)'} is another host than the site's ({site[1]})"
+
+
+@lru_cache(maxsize=4096)
+def _address_kind(ip: str) -> str:
+    """Why no public source may connect to `ip` ("a loopback address"), or "" if it may."""
+    try:
+        address = ipaddress.ip_address(ip.partition("%")[0])  # an IPv6 zone: fe80::1%eth0
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind, off_limits in (
+        ("a loopback", address.is_loopback), ("a link-local", address.is_link_local),
+        ("a multicast", address.is_multicast), ("an unspecified", address.is_unspecified),
+        ("a reserved", address.is_reserved), ("a private", address.is_private),
+        ("a non-public", not address.is_global),  # 100.64.0.0/10, carrier-grade NAT
+    ):  # fmt: skip
+        if off_limits:
+            return f"{kind} address"
+    return ""
+
+
+def _is_private_host(host: str) -> bool:
+    """Whether `host` is, or resolves to, an address `_address_kind` refuses."""
+    if not host:
+        return False
+    if _address_kind(host) or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False  # the connection will say what is wrong with the name
+    return any(_address_kind(str(info[4][0])) for info in infos)
+
+
+class _OutOfReach(Exception):
+    """A connection's peer is out of the request's reach.
+
+    Neither an OSError nor a urllib3 error, so urllib3 lets it through unwrapped
+    and `_open` can say why instead of "connection failed".
+    """
+
+
+class _Request:
+    """One `fetch` call in flight: what its connections may reach and when it must end.
+
+    Set in a thread-local for the call: a run's threads share one Session, so the
+    policy cannot live on a pool or a connection.
+    """
+
+    __slots__ = ("deadline", "reach", "session", "sock", "expired")
+
+    def __init__(self, deadline: float, reach: Reach, session: Session) -> None:
+        self.deadline, self.reach, self.session = deadline, reach, session
+        self.sock: socket.socket | None = None  # the one the watchdog shuts at the deadline
+        self.expired = False
+
+    def private_ok(self) -> bool:
+        """Whether private addresses are allowed: by the reach, or by the site's own address."""
+        return self.reach.allow_private or self.session.site_is_private(_site(self.reach.site)[2])
+
+
+_local = threading.local()
+
+
+class _Watchdog:
+    """One daemon thread that shuts the socket of a request past its deadline.
+
+    A socket timeout bounds each read only: a server sending one header byte a second
+    held a fetch for 240 s with `timeout_seconds = 5`. Shutting the socket down makes
+    the blocked recv return at once. One thread, not a Timer per request: requests
+    are the hot path, and cost here a set insert and delete. It looks at the requests
+    in flight (one per worker at most) every `_TICK` seconds, so a deadline may be
+    enforced that much late, and sleeps after `_IDLE_TICKS` ticks with none.
+    """
+
+    _TICK = 0.05
+    _IDLE_TICKS = 100
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # `with` on it directly: a Condition's costs ~1 us more
+        self._wake = threading.Condition(self._lock)
+        self._live: set[_Request] = set()
+        self._asleep = True
+        self._thread: threading.Thread | None = None
+
+    def watch(self, request: _Request, sock: socket.socket) -> None:
+        """Shut `sock` down if `request` is still running at its deadline."""
+        with self._lock:
+            request.sock = sock
+            if request.expired:
+                _shut(sock)
+                return
+            self._live.add(request)
+            if self._asleep:
+                self._asleep = False
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="fetch-watchdog",
+                                                    daemon=True)  # fmt: skip
+                    self._thread.start()
+                self._wake.notify()
+
+    def forget(self, request: _Request) -> None:
+        """`request` is over: its socket, back in the pool, is no longer its to shut."""
+        with self._lock:
+            self._live.discard(request)
+            request.sock = None
+
+    def _run(self) -> None:
+        idle = 0
+        with self._lock:
+            while True:
+                idle = 0 if self._live else idle + 1
+                if idle > self._IDLE_TICKS:
+                    self._asleep, idle = True, 0
+                    self._wake.wait_for(lambda: not self._asleep)
+                now = time.monotonic()
+                for request in [r for r in self._live if r.deadline <= now]:
+                    self._live.discard(request)
+                    request.expired = True
+                    if request.sock is not None:
+                        _shut(request.sock)
+                self._wake.wait(self._TICK)
+
+
+def _shut(sock: socket.socket) -> None:
+    # socket.socket's own shutdown: SSLSocket's would drop its SSL object under the
+    # reading thread's feet. OSError: closed already.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _GuardedConnection(HTTPConnection):
+    """An HTTP connection that refuses a peer its request may not reach.
+
+    The peer is checked right after connecting, before a byte is sent, so DNS
+    rebinding gains nothing; and again when a kept-alive connection is reused, since
+    another source's request (another policy) may have opened it. The socket is given
+    to the watchdog, so the request's deadline covers the TLS handshake and headers.
+    """
+
+    _peer = ""
+    _peer_kind = ""  # "" for a public address
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        try:
+            self._peer = str(sock.getpeername()[0])
+        except OSError:
+            self._peer = ""  # already reset: the request will fail on its own
+        self._peer_kind = _address_kind(self._peer)
+        if (request := getattr(_local, "request", None)) is not None:
+            if self._peer_kind and not request.private_ok():
+                sock.close()
+                raise _OutOfReach(f"{self._peer} is {self._peer_kind}")
+            _WATCHDOG.watch(request, sock)
+        return sock
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        request = getattr(_local, "request", None)
+        if request is not None and self.sock is not None:  # connected already: reused
+            if self._peer_kind and not request.private_ok():
+                raise _OutOfReach(f"{self._peer} is {self._peer_kind}")
+            _WATCHDOG.watch(request, self.sock)
+        super().request(method, url, *args, **kwargs)
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    """`_GuardedConnection` for https."""
+
+
+class _GuardedPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
 class Session:
     """Keep-alive connections shared by a run's threads: a urllib3 pool per host.
 
     What requests did for us is kept: its default headers, certifi's CA bundle (or
     REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), and the proxy of HTTP(S)_PROXY / ALL_PROXY
     unless NO_PROXY names the host (both read by config; chosen once per host by
-    `proxy_for`).
+    `proxy_for`). Direct connections are `_GuardedConnection`s; through a proxy the
+    peer is the proxy, whose address says nothing of the target's, so the operator's
+    proxy is trusted to keep requests off private addresses.
     """
 
     def __init__(self, settings: FetchSettings) -> None:
@@ -99,6 +377,14 @@ class Session:
         self._by_host: dict[str, urllib3.PoolManager] = {}
         self._proxies = dict(settings.proxies)
         self._lock = threading.Lock()
+        self._private_sites: dict[str, bool] = {}
+
+    def site_is_private(self, host: str) -> bool:
+        """Whether a source's own site is on a private address (the demo's, the tests'):
+        its requests may then reach one. Resolved once per host, when first asked."""
+        if (private := self._private_sites.get(host)) is None:
+            private = self._private_sites[host] = _is_private_host(host)
+        return private
 
     def open(
         self, url: str, headers: Mapping[str, str], timeout: float
@@ -121,7 +407,9 @@ class Session:
 
     def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         if not proxy:
-            return urllib3.PoolManager(**self._pool_kw)
+            manager = urllib3.PoolManager(**self._pool_kw)
+            manager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+            return manager
         parts = urlsplit(proxy)
         username, password = unquote(parts.username or ""), unquote(parts.password or "")
         if proxy.lower().startswith("socks"):
@@ -144,12 +432,20 @@ def proxy_for(url: str, proxies: Mapping[str, str]) -> str:
 
 
 def _codec(name: str) -> str | None:
+    """The text codec a page's declared charset names, or None if there is none.
+
+    A page may name any codec Python has: rot13, base64 or zlib turn bytes into
+    bytes, idna or undefined raise on ordinary bytes; either stopped the whole run.
+    """
     name = name.strip().strip("\"'").lower()
     name = _THAI_ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a NUL or a lone surrogate in the name
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_CHARSETS:
+        return None
+    return info.name
 
 
 def _charset_from_header(content_type: str) -> str | None:
@@ -168,51 +464,59 @@ def _declared(content: bytes, content_type: str) -> str | None:
 
 
 def decode(content: bytes, content_type: str) -> tuple[str, str]:
-    """Decode a page to text; return (text, codec used)."""
+    """Decode a page to text; return (text, codec used). Never raises.
+
+    A charset refused by `_codec` counts as undeclared: the codec returned is the
+    one detection chose, so the caller can see the declaration was not used.
+    """
     declared = _declared(content, content_type)
     if declared not in (None, "utf-8"):
-        return content.decode(declared, errors="replace"), declared
+        try:
+            return content.decode(declared, errors="replace"), declared
+        except (UnicodeError, LookupError, TypeError, ValueError):
+            pass  # a text codec that still fails: detect as if undeclared
     try:
         return content.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return content.decode("cp874", errors="replace"), "cp874"
 
 
-def _same_site(a: str, b: str) -> bool:
-    def host(url: str) -> str:
-        return (urlsplit(url).hostname or "").removeprefix("www.")
-
-    return host(a) == host(b)
+def _timed_out(url: str, settings: FetchSettings) -> FetchError:
+    return FetchError(f"timed out after {settings.timeout_seconds:g} s (whole request)", url=url)
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, url: str, settings: FetchSettings) -> bytes:
-    """Read the body within the size cap and within `timeout_seconds` in all.
+def _read_capped(
+    response: urllib3.BaseHTTPResponse, url: str, settings: FetchSettings, request: _Request
+) -> bytes:
+    """Read the body within the size cap and the request's deadline.
 
     The timeout applies to each read only, so a server trickling a byte at a time
     could hold a source for ever; `read1` returns what has arrived, so the
-    deadline is checked as each piece comes in. A connection broken mid-body is a
-    truncated body, not a failed connection.
+    deadline is checked as each piece comes in (and the watchdog shuts a socket
+    that stays silent past it). A connection broken mid-body is a truncated body,
+    not a failed connection.
     """
     max_bytes = settings.max_bytes
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {declared} bytes is over the {max_bytes}-byte cap", url=url)
-    deadline = time.monotonic() + settings.timeout_seconds
     chunks, size = [], 0
     try:
         while chunk := response.read1(64 * 1024, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise FetchError(f"body is over the {max_bytes}-byte cap", url=url)
-            if time.monotonic() > deadline:
-                raise FetchError(
-                    f"timed out after {settings.timeout_seconds:g} s reading the body", url=url
-                )
+            if time.monotonic() > request.deadline:
+                raise _timed_out(url, settings)
             chunks.append(chunk)
     except ReadTimeoutError:
         raise FetchError(f"timed out after {settings.timeout_seconds:g} s", url=url) from None
     except ProtocolError as exc:
+        if request.expired:
+            raise _timed_out(url, settings) from None
         raise FetchError(f"truncated body: {_root_cause(exc)}", url=url) from None
+    if request.expired:  # shut by the watchdog: the body seemed to end there
+        raise _timed_out(url, settings)
     return b"".join(chunks)
 
 
@@ -248,15 +552,22 @@ def _retry_after(value: str) -> float | None:
 
 
 def _next_hop(
-    response: urllib3.BaseHTTPResponse, current: str, url: str, visited: list[str]
+    response: urllib3.BaseHTTPResponse, current: str, url: str, visited: list[str], reach: Reach
 ) -> str | None:
-    """The redirect target if `response` is a redirect; refuse loops and other hosts."""
+    """The redirect target if `response` is a redirect; refuse loops and leaving the reach."""
     location = response.headers.get("Location")
     if response.status not in _REDIRECTS or location is None:
         return None
     target = urljoin(current, location)
-    if not _same_site(url, target):
-        raise FetchError(f"redirected to another host: {target}", url=url, status=response.status)
+    status = response.status
+    if refusal := reach._refusal(target):
+        what, why = refusal
+        if what == "host":
+            raise FetchError(f"redirected to another host: {target}", url=url, status=status)
+        raise FetchError(f"redirected outside the source's reach ({why}): {target}",
+                         url=url, status=status)  # fmt: skip
+    if urlsplit(current).scheme.lower() == "https" and urlsplit(target).scheme.lower() == "http":
+        raise FetchError(f"redirected from https down to http: {target}", url=url, status=status)
     if target in visited or len(visited) > MAX_REDIRECTS:
         raise FetchError("redirect loop (too many redirects)", url=url)
     visited.append(target)
@@ -264,22 +575,34 @@ def _next_hop(
 
 
 def _open(
-    session: Session, url: str, current: str, headers: Mapping[str, str], settings: FetchSettings
+    session: Session,
+    url: str,
+    current: str,
+    headers: Mapping[str, str],
+    settings: FetchSettings,
+    request: _Request,
 ) -> urllib3.BaseHTTPResponse:
     """Send one GET; a failure before the response is one line naming its cause."""
     timeout = settings.timeout_seconds
+    left = request.deadline - time.monotonic()
+    if left <= 0:
+        raise _timed_out(url, settings)
     try:
-        return session.open(current, headers, timeout)
-    except (ReadTimeoutError, ConnectTimeoutError) as exc:
-        if not isinstance(exc, NewConnectionError):
-            raise FetchError(f"timed out after {timeout:g} s", url=url) from None
-        reason = _root_cause(exc)
-        if _caused_by(exc, socket.gaierror):
-            reason = f"DNS lookup failed for {urlsplit(url).hostname} ({reason})"
-        raise FetchError(f"connection failed: {reason}", url=url) from None
-    except (ProtocolError, SSLError, ProxyError) as exc:
-        raise FetchError(f"connection failed: {_root_cause(exc)}", url=url) from None
+        return session.open(current, headers, left)
+    except _OutOfReach as exc:
+        raise FetchError(f"outside the source's reach: {exc}", url=url) from None
     except HTTPError as exc:
+        if request.expired:  # the watchdog shut the socket: not the server's reset
+            raise _timed_out(url, settings) from None
+        if isinstance(exc, ReadTimeoutError | ConnectTimeoutError) and not isinstance(
+            exc, NewConnectionError
+        ):
+            raise FetchError(f"timed out after {timeout:g} s", url=url) from None
+        if isinstance(exc, NewConnectionError) and _caused_by(exc, socket.gaierror):
+            reason = f"DNS lookup failed for {urlsplit(url).hostname} ({_root_cause(exc)})"
+            raise FetchError(f"connection failed: {reason}", url=url) from None
+        if isinstance(exc, NewConnectionError | ProtocolError | SSLError | ProxyError):
+            raise FetchError(f"connection failed: {_root_cause(exc)}", url=url) from None
         raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
 
 
@@ -289,34 +612,60 @@ def fetch(
     settings: FetchSettings,
     etag: str = "",
     last_modified: str = "",
+    reach: Reach | None = None,
 ) -> Fetched:
-    """GET `url`, following redirects by hand so no request leaves the site.
+    """GET `url`, following redirects by hand so no request leaves the source's reach.
 
-    Raise FetchError with a one-line reason on any failure.
+    Without `reach`, the reach is the URL's own site. `settings.timeout_seconds`
+    bounds the whole call, redirects included. Raise FetchError with a one-line
+    reason on any failure.
     """
+    reach = reach or Reach(url)
+    reach.check(url)
+    return _fetch(session, url, settings, etag, last_modified, reach)
+
+
+def _fetch(
+    session: Session,
+    url: str,
+    settings: FetchSettings,
+    etag: str,
+    last_modified: str,
+    reach: Reach,
+) -> Fetched:
+    """`fetch` for a URL already checked against `reach`."""
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    current, visited = url, [url]
-    response = _open(session, url, current, headers, settings)
+    request = _Request(time.monotonic() + settings.timeout_seconds, reach, session)
+    _local.request = request
     try:
-        while (target := _next_hop(response, current, url, visited)) is not None:
-            response.close()  # a redirect's body is never read: drop its connection
-            current = target
-            response = _open(session, url, current, headers, settings)
-        if response.status == 304:
-            response.drain_conn()  # no body: the connection goes back to the pool
-            content = b""
-        else:
-            content = _read_capped(response, url, settings)
-    except HTTPError as exc:  # a body that cannot be decoded (bad gzip)
-        response.close()
-        raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
-    except BaseException:
-        response.close()  # a body left unread: the connection cannot be reused
-        raise
+        current, visited = url, [url]
+        response = _open(session, url, current, headers, settings, request)
+        try:
+            while (target := _next_hop(response, current, url, visited, reach)) is not None:
+                response.close()  # a redirect's body is never read: drop its connection
+                current = target
+                response = _open(session, url, current, headers, settings, request)
+            if response.status == 304:
+                response.drain_conn()  # no body: the connection goes back to the pool
+                content = b""
+            else:
+                content = _read_capped(response, url, settings, request)
+        except HTTPError as exc:  # a body that cannot be decoded (bad gzip)
+            response.close()
+            if request.expired:
+                raise _timed_out(url, settings) from None
+            raise FetchError(f"request failed: {_root_cause(exc)}", url=url) from None
+        except BaseException:
+            response.close()  # a body left unread: the connection cannot be reused
+            raise
+    finally:
+        _local.request = None
+        if request.sock is not None:  # only this thread sets it
+            _WATCHDOG.forget(request)
     final_url = urllib3.util.parse_url(current).url  # as it was sent
     if response.status == 304:
         return Fetched(url, final_url, 304, etag=etag, last_modified=last_modified,
@@ -394,8 +743,15 @@ class Fetcher:
         with self._hosts_lock:
             return self._hosts.setdefault(key, _Host())
 
-    def get(self, url: str, etag: str = "", last_modified: str = "") -> Fetched:
-        """Fetch `url` after robots.txt and the host's delay allow it."""
+    def get(
+        self, url: str, etag: str = "", last_modified: str = "", reach: Reach | None = None
+    ) -> Fetched:
+        """Fetch `url` after its reach, robots.txt and the host's delay allow it.
+
+        Without `reach`, the reach is the URL's own site.
+        """
+        reach = reach or Reach(url)
+        reach.check(url)  # before robots.txt: nothing at all is sent out of reach
         host = self._host(url)
         with host.lock:
             now = self._clock()
@@ -403,10 +759,10 @@ class Fetcher:
                 left = host.blocked_until - now
                 raise FetchError(f"host asked us to wait (Retry-After), {left:.0f} s left", url=url)
             if self.settings.obey_robots:
-                self._check_robots(host, url)
+                self._check_robots(host, url, reach)
             self._wait_turn(host)
             try:
-                return fetch(self.session, url, self.settings, etag, last_modified)
+                return _fetch(self.session, url, self.settings, etag, last_modified, reach)
             except FetchError as exc:
                 if exc.retry_after:
                     host.blocked_until = self._clock() + exc.retry_after
@@ -419,22 +775,22 @@ class Fetcher:
         if wait > 0:
             self._sleep(wait)
 
-    def _check_robots(self, host: _Host, url: str) -> None:
+    def _check_robots(self, host: _Host, url: str, reach: Reach) -> None:
         if self._clock() - host.robots_read_at > self.settings.robots_cache_seconds:
-            self._read_robots(host, url)
+            self._read_robots(host, url, reach)
         if host.robots_error:
             raise FetchError(host.robots_error, url=url)
         if host.robots is not None and not host.robots.can_fetch(self.settings.user_agent, url):
             raise FetchError("disallowed by robots.txt", url=url)
 
-    def _read_robots(self, host: _Host, url: str) -> None:
+    def _read_robots(self, host: _Host, url: str, reach: Reach) -> None:
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         host.robots_read_at = self._clock()
         host.robots, host.robots_error = None, ""
         self._wait_turn(host)
         try:
-            page = fetch(self.session, robots_url, self.settings)
+            page = fetch(self.session, robots_url, self.settings, reach=reach)
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return  # no robots.txt: everything allowed
