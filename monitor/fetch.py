@@ -192,23 +192,18 @@ def _address_kind(ip: str) -> str:
 
 def _is_private_host(host: str) -> bool:
     """Whether `host` is, or resolves to, an address `_address_kind` refuses."""
-    if not host:
-        return False
     if _address_kind(host) or host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM) if host else []
     except (OSError, UnicodeError):
         return False  # the connection will say what is wrong with the name
     return any(_address_kind(str(info[4][0])) for info in infos)
 
 
 class _OutOfReach(Exception):
-    """A connection's peer is out of the request's reach.
-
-    Neither an OSError nor a urllib3 error, so urllib3 lets it through unwrapped
-    and `_open` can say why instead of "connection failed".
-    """
+    """A connection's peer is out of reach. Neither an OSError nor a urllib3 error,
+    so urllib3 lets it through and `_open` can say why, not "connection failed"."""
 
 
 class _Request:
@@ -317,10 +312,9 @@ class _GuardedConnection(HTTPConnection):
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
-        try:
+        self._peer = ""
+        with contextlib.suppress(OSError):  # reset already: the request fails on its own
             self._peer = str(sock.getpeername()[0])
-        except OSError:
-            self._peer = ""  # already reset: the request will fail on its own
         self._peer_kind = _address_kind(self._peer)
         if (request := getattr(_local, "request", None)) is not None:
             if self._peer_kind and not request.private_ok():
@@ -342,12 +336,11 @@ class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
     """`_GuardedConnection` for https."""
 
 
-class _GuardedPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
+_GUARDED_POOLS = {
+    "http": type("_GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": _GuardedConnection}),
+    "https": type("_GuardedHTTPSPool", (HTTPSConnectionPool,),
+                  {"ConnectionCls": _GuardedHTTPSConnection}),
+}  # fmt: skip
 
 
 class Session:
@@ -408,7 +401,7 @@ class Session:
     def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         if not proxy:
             manager = urllib3.PoolManager(**self._pool_kw)
-            manager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+            manager.pool_classes_by_scheme = _GUARDED_POOLS
             return manager
         parts = urlsplit(proxy)
         username, password = unquote(parts.username or ""), unquote(parts.password or "")
@@ -622,18 +615,6 @@ def fetch(
     """
     reach = reach or Reach(url)
     reach.check(url)
-    return _fetch(session, url, settings, etag, last_modified, reach)
-
-
-def _fetch(
-    session: Session,
-    url: str,
-    settings: FetchSettings,
-    etag: str,
-    last_modified: str,
-    reach: Reach,
-) -> Fetched:
-    """`fetch` for a URL already checked against `reach`."""
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -671,18 +652,11 @@ def _fetch(
         return Fetched(url, final_url, 304, etag=etag, last_modified=last_modified,
                        not_modified=True)  # fmt: skip
     _check(response, url, content)
-    content_type = response.headers.get("Content-Type", "")
-    text, encoding = decode(content, content_type)
-    return Fetched(
-        url=url,
-        final_url=final_url,
-        status=response.status,
-        text=text,
-        content_type=content_type,
-        etag=response.headers.get("ETag", ""),
-        last_modified=response.headers.get("Last-Modified", ""),
-        encoding=encoding,
-    )
+    got = response.headers
+    text, encoding = decode(content, got.get("Content-Type", ""))
+    return Fetched(url, final_url, response.status, text=text, encoding=encoding,
+                   content_type=got.get("Content-Type", ""), etag=got.get("ETag", ""),
+                   last_modified=got.get("Last-Modified", ""))  # fmt: skip
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -762,7 +736,7 @@ class Fetcher:
                 self._check_robots(host, url, reach)
             self._wait_turn(host)
             try:
-                return _fetch(self.session, url, self.settings, etag, last_modified, reach)
+                return fetch(self.session, url, self.settings, etag, last_modified, reach)
             except FetchError as exc:
                 if exc.retry_after:
                     host.blocked_until = self._clock() + exc.retry_after
