@@ -86,8 +86,6 @@ _CHALLENGE_MARKERS = (
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _POOLS = 100  # hosts kept connected: more than any config names
-
-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Codecs Python knows that are no page's charset: bytes-to-bytes ones (rot13, base64,
 # zlib...) are caught by `_is_text_encoding`; these pass it yet raise on ordinary
