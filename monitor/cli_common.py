@@ -6,6 +6,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,14 +27,25 @@ class _JsonLines(logging.Formatter):
         }
         data.update({k: v for k, v in vars(record).items() if k not in RECORD_FIELDS})
         if record.exc_info:
-            data["traceback"] = self.formatException(record.exc_info)
+            data["exception"] = _one_line(record.exc_info)
         return report.as_json(data, indent=None)
 
 
+def _one_line(exc_info: Any) -> str:
+    """An exception as "Type: message": a library logging a traceback (urllib3 on a
+    server's broken headers) must not print one at the user."""
+    kind, exc = exc_info[0], exc_info[1]
+    return report.printable(f"{kind.__name__ if kind else 'Error'}: {exc}", one_line=True)
+
+
 class _Printable(logging.Formatter):
-    """Log lines with a site's error texts made safe for the terminal (see report.printable)."""
+    """Log lines with a site's error texts made safe for the terminal (see report.printable);
+    an exception is one line at the end of its record, never a traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info:
+            record.msg = f"{record.getMessage()} ({_one_line(record.exc_info)})"
+            record.args, record.exc_info, record.exc_text = None, None, None
         return report.printable(super().format(record))
 
 
@@ -46,6 +58,9 @@ def setup_logging(verbose: bool, as_json: bool = False) -> None:
     # APScheduler logs "Added job", "Running job" and "executed successfully" for every
     # job run: the monitor's own line per source run says what ran and how it went.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # urllib3 warns with a traceback on a server's malformed headers; the fetch that
+    # failed is reported by the monitor itself, naming the URL.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 log_json_option = click.option("--log-json", is_flag=True, help="Log JSON lines to stderr.")

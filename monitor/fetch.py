@@ -11,12 +11,8 @@ header). TIS-620 and ISO-8859-11 are decoded as windows-874, their superset. A
 charset that is not a text encoding (rot13, base64, zlib, idna...) is ignored.
 
 Hostile servers are expected. `timeout_seconds` bounds the whole call (connect,
-headers, body, every redirect hop), enforced by one watchdog thread that shuts
-the socket of a request past its deadline. A source only reaches its `Reach`:
-its own site (http and https), hosts it names, and no private, loopback or
-link-local address (cloud metadata at 169.254.169.254) unless its own site is on
-one; the address is checked on the socket actually connected, so DNS rebinding
-cannot get around it.
+headers, body, every redirect hop), and a source only reaches its `Reach`: both
+are enforced by `monitor.reach`, under every connection this module opens.
 
 `Fetcher` is what the pipeline uses: one session shared by a run's threads, with
 robots.txt honoured (cached per host; unreachable robots.txt means "disallow
@@ -32,8 +28,6 @@ connection, so an unchanged cycle reconnected to every host.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import ipaddress
 import os
 import re
 import socket
@@ -43,7 +37,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import proxy_bypass_environment
@@ -51,8 +44,6 @@ from urllib.robotparser import RobotFileParser
 
 import certifi
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -66,6 +57,14 @@ from urllib3.exceptions import (
 from monitor.config import FetchSettings
 from monitor.errors import FetchError
 from monitor.models import Fetched
+from monitor.reach import (
+    GUARDED_POOLS,
+    InFlight,
+    OutOfReach,
+    Reach,
+    in_flight,
+    is_private_host,
+)
 
 MAX_REDIRECTS = 5
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.-]+)""", re.I)
@@ -86,7 +85,6 @@ _CHALLENGE_MARKERS = (
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _POOLS = 100  # hosts kept connected: more than any config names
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Codecs Python knows that are no page's charset: bytes-to-bytes ones (rot13, base64,
 # zlib...) are caught by `_is_text_encoding`; these pass it yet raise on ordinary
 # bytes (idna, punycode, undefined), decode escapes, or are refused by browsers for
@@ -96,258 +94,13 @@ _NOT_PAGE_CHARSETS = frozenset(
 )
 
 
-def _origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host without `www.`, port) of `url`; port -1 if it is not a valid one."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an unclosed IPv6 bracket
-        return "", "", -1
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme, -1)
-    except ValueError:  # out of range or not a number
-        port = -1
-    return scheme, (parts.hostname or "").removeprefix("www."), port
-
-
-@lru_cache(maxsize=1024)
-def _site(site: str) -> tuple[tuple[str, str, int], str, str]:
-    """A site's origin, the prefix of URLs on it ("\\0" if none), and its raw host name.
-
-    Most URLs checked start with their site's scheme://host/: `check` then needs no
-    parsing, which costs ~2 us a URL on the hot path.
-    """
-    origin = _origin(site)
-    if origin[0] not in _DEFAULT_PORTS or not origin[1] or origin[2] < 0:
-        return origin, "\0", ""
-    parts = urlsplit(site)
-    prefix = "\0" if parts.username is not None else f"{parts.scheme}://{parts.netloc}/"
-    return origin, prefix, parts.hostname or ""
-
-
-@dataclass(frozen=True)
-class Reach:
-    """Where one source may fetch: its own site, hosts it allows, private addresses or not.
-
-    `check` compares scheme, host and port only (no DNS). Addresses are checked after
-    DNS, on the socket actually connected (`_GuardedConnection`), where a name that
-    resolves one way for a check and another for the connection cannot slip by.
-    """
-
-    site: str  # the source's own URL
-    allowed_hosts: tuple[str, ...] = ()  # "host" (and its subdomains, 80/443) or "host:port"
-    allow_private: bool = False  # private/loopback/link-local allowed even for a public site
-
-    def check(self, url: str) -> None:
-        """Raise FetchError unless `url` is within reach."""
-        if not url.startswith(_site(self.site)[1]) and (refusal := self._refusal(url)):
-            raise FetchError(f"outside the source's reach: {refusal[1]}", url=url)
-
-    def _refusal(self, url: str) -> tuple[str, str] | None:
-        """("scheme" | "host" | "port", why) if `url` is out of reach, else None."""
-        site = _site(self.site)[0]
-        scheme, host, port = site if url == self.site else _origin(url)
-        if scheme not in _DEFAULT_PORTS:
-            return "scheme", f"scheme {scheme or '(none)'!r} is not http or https"
-        if port < 0:
-            return "port", "not a valid port"
-        if host and host == site[1]:
-            if port == site[2] or (port in (80, 443) and site[2] in (80, 443)):
-                return None  # real sites redirect http to https
-            return "port", f"port {port} is not the site's ({site[2]})"
-        matched = False
-        for entry in self.allowed_hosts:
-            allowed, allowed_port = _origin("http://" + entry.strip())[1:]
-            if allowed and (host == allowed or host.endswith("." + allowed)):
-                matched = True
-                explicit = ":" in entry.rpartition("]")[2]  # "[::1]" names no port
-                if port == allowed_port or (not explicit and port in (80, 443)):
-                    return None
-        if matched:
-            return "port", f"port {port} is not allowed for {host}"
-        return "host", f"{host or '(none)'} is another host than the site's ({site[1]})"
-
-
-@lru_cache(maxsize=4096)
-def _address_kind(ip: str) -> str:
-    """Why no public source may connect to `ip` ("a loopback address"), or "" if it may."""
-    try:
-        address = ipaddress.ip_address(ip.partition("%")[0])  # an IPv6 zone: fe80::1%eth0
-    except ValueError:
-        return ""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-    for kind, off_limits in (
-        ("a loopback", address.is_loopback), ("a link-local", address.is_link_local),
-        ("a multicast", address.is_multicast), ("an unspecified", address.is_unspecified),
-        ("a reserved", address.is_reserved), ("a private", address.is_private),
-        ("a non-public", not address.is_global),  # 100.64.0.0/10, carrier-grade NAT
-    ):  # fmt: skip
-        if off_limits:
-            return f"{kind} address"
-    return ""
-
-
-def _is_private_host(host: str) -> bool:
-    """Whether `host` is, or resolves to, an address `_address_kind` refuses."""
-    if _address_kind(host) or host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM) if host else []
-    except (OSError, UnicodeError):
-        return False  # the connection will say what is wrong with the name
-    return any(_address_kind(str(info[4][0])) for info in infos)
-
-
-class _OutOfReach(Exception):
-    """A connection's peer is out of reach. Neither an OSError nor a urllib3 error,
-    so urllib3 lets it through and `_open` can say why, not "connection failed"."""
-
-
-class _Request:
-    """One `fetch` call in flight: what its connections may reach and when it must end.
-
-    Set in a thread-local for the call: a run's threads share one Session, so the
-    policy cannot live on a pool or a connection.
-    """
-
-    __slots__ = ("deadline", "reach", "session", "sock", "expired")
-
-    def __init__(self, deadline: float, reach: Reach, session: Session) -> None:
-        self.deadline, self.reach, self.session = deadline, reach, session
-        self.sock: socket.socket | None = None  # the one the watchdog shuts at the deadline
-        self.expired = False
-
-    def private_ok(self) -> bool:
-        """Whether private addresses are allowed: by the reach, or by the site's own address."""
-        return self.reach.allow_private or self.session.site_is_private(_site(self.reach.site)[2])
-
-
-_local = threading.local()
-
-
-class _Watchdog:
-    """One daemon thread that shuts the socket of a request past its deadline.
-
-    A socket timeout bounds each read only: a server sending one header byte a second
-    held a fetch for 240 s with `timeout_seconds = 5`. Shutting the socket down makes
-    the blocked recv return at once. One thread, not a Timer per request: requests
-    are the hot path, and cost here a set insert and delete. It looks at the requests
-    in flight (one per worker at most) every `_TICK` seconds, so a deadline may be
-    enforced that much late, and sleeps after `_IDLE_TICKS` ticks with none.
-    """
-
-    _TICK = 0.05
-    _IDLE_TICKS = 100
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # `with` on it directly: a Condition's costs ~1 us more
-        self._wake = threading.Condition(self._lock)
-        self._live: set[_Request] = set()
-        self._asleep = True
-        self._thread: threading.Thread | None = None
-
-    def watch(self, request: _Request, sock: socket.socket) -> None:
-        """Shut `sock` down if `request` is still running at its deadline."""
-        with self._lock:
-            request.sock = sock
-            if request.expired:
-                _shut(sock)
-                return
-            self._live.add(request)
-            if self._asleep:
-                self._asleep = False
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="fetch-watchdog",
-                                                    daemon=True)  # fmt: skip
-                    self._thread.start()
-                self._wake.notify()
-
-    def forget(self, request: _Request) -> None:
-        """`request` is over: its socket, back in the pool, is no longer its to shut."""
-        with self._lock:
-            self._live.discard(request)
-            request.sock = None
-
-    def _run(self) -> None:
-        idle = 0
-        with self._lock:
-            while True:
-                idle = 0 if self._live else idle + 1
-                if idle > self._IDLE_TICKS:
-                    self._asleep, idle = True, 0
-                    self._wake.wait_for(lambda: not self._asleep)
-                now = time.monotonic()
-                for request in [r for r in self._live if r.deadline <= now]:
-                    self._live.discard(request)
-                    request.expired = True
-                    if request.sock is not None:
-                        _shut(request.sock)
-                self._wake.wait(self._TICK)
-
-
-def _shut(sock: socket.socket) -> None:
-    # socket.socket's own shutdown: SSLSocket's would drop its SSL object under the
-    # reading thread's feet. OSError: closed already.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-_WATCHDOG = _Watchdog()
-
-
-class _GuardedConnection(HTTPConnection):
-    """An HTTP connection that refuses a peer its request may not reach.
-
-    The peer is checked right after connecting, before a byte is sent, so DNS
-    rebinding gains nothing; and again when a kept-alive connection is reused, since
-    another source's request (another policy) may have opened it. The socket is given
-    to the watchdog, so the request's deadline covers the TLS handshake and headers.
-    """
-
-    _peer = ""
-    _peer_kind = ""  # "" for a public address
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        self._peer = ""
-        with contextlib.suppress(OSError):  # reset already: the request fails on its own
-            self._peer = str(sock.getpeername()[0])
-        self._peer_kind = _address_kind(self._peer)
-        if (request := getattr(_local, "request", None)) is not None:
-            if self._peer_kind and not request.private_ok():
-                sock.close()
-                raise _OutOfReach(f"{self._peer} is {self._peer_kind}")
-            _WATCHDOG.watch(request, sock)
-        return sock
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        request = getattr(_local, "request", None)
-        if request is not None and self.sock is not None:  # connected already: reused
-            if self._peer_kind and not request.private_ok():
-                raise _OutOfReach(f"{self._peer} is {self._peer_kind}")
-            _WATCHDOG.watch(request, self.sock)
-        super().request(method, url, *args, **kwargs)
-
-
-class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
-    """`_GuardedConnection` for https."""
-
-
-_GUARDED_POOLS = {
-    "http": type("_GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": _GuardedConnection}),
-    "https": type("_GuardedHTTPSPool", (HTTPSConnectionPool,),
-                  {"ConnectionCls": _GuardedHTTPSConnection}),
-}  # fmt: skip
-
-
 class Session:
     """Keep-alive connections shared by a run's threads: a urllib3 pool per host.
 
     What requests did for us is kept: its default headers, certifi's CA bundle (or
     REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), and the proxy of HTTP(S)_PROXY / ALL_PROXY
     unless NO_PROXY names the host (both read by config; chosen once per host by
-    `proxy_for`). Direct connections are `_GuardedConnection`s; through a proxy the
+    `proxy_for`). Direct connections are `GuardedConnection`s; through a proxy the
     peer is the proxy, whose address says nothing of the target's, so the operator's
     proxy is trusted to keep requests off private addresses.
     """
@@ -374,7 +127,7 @@ class Session:
         """Whether a source's own site is on a private address (the demo's, the tests'):
         its requests may then reach one. Resolved once per host, when first asked."""
         if (private := self._private_sites.get(host)) is None:
-            private = self._private_sites[host] = _is_private_host(host)
+            private = self._private_sites[host] = is_private_host(host)
         return private
 
     def open(
@@ -399,7 +152,7 @@ class Session:
     def _new_manager(self, proxy: str) -> urllib3.PoolManager:
         if not proxy:
             manager = urllib3.PoolManager(**self._pool_kw)
-            manager.pool_classes_by_scheme = _GUARDED_POOLS
+            manager.pool_classes_by_scheme = GUARDED_POOLS
             return manager
         parts = urlsplit(proxy)
         username, password = unquote(parts.username or ""), unquote(parts.password or "")
@@ -477,7 +230,7 @@ def _timed_out(url: str, settings: FetchSettings) -> FetchError:
 
 
 def _read_capped(
-    response: urllib3.BaseHTTPResponse, url: str, settings: FetchSettings, request: _Request
+    response: urllib3.BaseHTTPResponse, url: str, settings: FetchSettings, request: InFlight
 ) -> bytes:
     """Read the body within the size cap and the request's deadline.
 
@@ -551,7 +304,7 @@ def _next_hop(
         return None
     target = urljoin(current, location)
     status = response.status
-    if refusal := reach._refusal(target):
+    if refusal := reach.refusal(target):
         what, why = refusal
         if what == "host":
             raise FetchError(f"redirected to another host: {target}", url=url, status=status)
@@ -571,7 +324,7 @@ def _open(
     current: str,
     headers: Mapping[str, str],
     settings: FetchSettings,
-    request: _Request,
+    request: InFlight,
 ) -> urllib3.BaseHTTPResponse:
     """Send one GET; a failure before the response is one line naming its cause."""
     timeout = settings.timeout_seconds
@@ -580,7 +333,7 @@ def _open(
         raise _timed_out(url, settings)
     try:
         return session.open(current, headers, left)
-    except _OutOfReach as exc:
+    except OutOfReach as exc:
         raise FetchError(f"outside the source's reach: {exc}", url=url) from None
     except HTTPError as exc:
         if request.expired:  # the watchdog shut the socket: not the server's reset
@@ -618,9 +371,8 @@ def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    request = _Request(time.monotonic() + settings.timeout_seconds, reach, session)
-    _local.request = request
-    try:
+    deadline = time.monotonic() + settings.timeout_seconds
+    with in_flight(deadline, reach, session.site_is_private) as request:
         current, visited = url, [url]
         response = _open(session, url, current, headers, settings, request)
         try:
@@ -641,10 +393,6 @@ def fetch(
         except BaseException:
             response.close()  # a body left unread: the connection cannot be reused
             raise
-    finally:
-        _local.request = None
-        if request.sock is not None:  # only this thread sets it
-            _WATCHDOG.forget(request)
     final_url = urllib3.util.parse_url(current).url  # as it was sent
     if response.status == 304:
         return Fetched(url, final_url, 304, etag=etag, last_modified=last_modified,

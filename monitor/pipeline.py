@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from queue import Empty, SimpleQueue
 
 from monitor import alert, dedup, extract
@@ -42,6 +43,7 @@ from monitor.errors import MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
 from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceReport
+from monitor.reach import Reach
 from monitor.route import route
 from monitor.store import Store
 from monitor.thai import bangkok_time, normalize_text, read_datetime
@@ -76,10 +78,18 @@ class _Counts:
     problems: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=256)
+def _reach(source: Source) -> Reach:
+    """Where `source` may fetch: its own site, its `allowed_hosts`, private addresses
+    only when its own site is on one or it says so. Every URL a page names (article,
+    next page, child sitemap) is checked against it: a listing can link anywhere."""
+    return Reach(source.url, source.allowed_hosts, source.allow_private_addresses)
+
+
 def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
     if not source.fetch_articles:
         return extract.item_from_entry(entry, source.name, source.article, now)
-    page = fetcher.get(entry.url)
+    page = fetcher.get(entry.url, reach=_reach(source))
     return extract.extract_article(page, entry, source.name, source.article, now)
 
 
@@ -253,7 +263,8 @@ def walk_source(
         # After an interrupted walk, pages are read in full: a 304 would hide their links.
         fresh_read = bool(cursor) or walk.backfill
         with _bugs_named(url):
-            page = fetcher.get(url, *(("", "") if fresh_read else store.validators(url)))
+            validators = ("", "") if fresh_read else store.validators(url)
+            page = fetcher.get(url, *validators, reach=_reach(source))
         if page.not_modified:
             counts.not_modified = counts.pages == 0
             break

@@ -22,7 +22,8 @@ from pytest_httpserver import HTTPServer
 
 from monitor.config import FetchSettings, proxies_from
 from monitor.errors import FetchError
-from monitor.fetch import Fetcher, Reach, Session, _address_kind, decode, fetch
+from monitor.fetch import Fetcher, Session, decode, fetch
+from monitor.reach import Reach, address_kind
 
 SETTINGS = FetchSettings(
     user_agent="test-agent/1", timeout_seconds=1, max_bytes=100_000, obey_robots=False
@@ -242,7 +243,7 @@ def test_a_redirect_from_https_down_to_http_is_refused(httpserver: HTTPServer, c
     ],
 )
 def test_address_kinds(ip: str, kind: str):
-    assert _address_kind(ip) == kind
+    assert address_kind(ip) == kind
 
 
 def test_a_public_site_cannot_reach_a_loopback_address(httpserver: HTTPServer):
