@@ -163,6 +163,9 @@ def test_an_article_that_cannot_be_read_fails_the_run_and_shows_in_status(
     assert status["bad"]["failed_last_run"] == 1
     assert "/bad/2: body of" in status["bad"]["last_problem"]
     assert "byte cap" in status["bad"]["last_problem"]
+    shown = _monitor(tmp_path / "monitor.toml", "status")
+    assert shown.returncode == 1
+    assert "1 pages failed: http://127.0.0.1:" in shown.stdout
 
 
 def test_script_and_data_links_and_terminal_escapes_never_reach_the_archive(
@@ -316,3 +319,60 @@ def test_a_sitemap_index_with_one_page_a_run_reads_its_newest_sitemap(
         assert store.walk_cursor("map") == []
     finally:
         store.close()
+
+
+def test_links_to_another_local_port_are_never_fetched(
+    tmp_path: Path, sites: Callable[[], LocalSite], good: str
+) -> None:
+    """A listing, a feed and a sitemap on one port link an admin page on another: nothing
+    is requested there, the entry is a problem naming the URL, the rest is stored."""
+    site, admin = sites(), sites()
+    secret = admin.url("/secret-admin")
+    admin.routes["/secret-admin"] = (200, {}, article_html("ความลับ ไซเบอร์ อาเซียน").encode())
+    listing = listing_html("/bad", 1).replace(
+        "</ul>", f'<li><a class="news" href="{secret}">x</a></li></ul>'
+    )
+    site.routes["/bad/list"] = (200, {}, listing.encode())
+    site.routes["/bad/1"] = (200, {}, article_html("ข่าวปกติ").encode())
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>'
+        f"<item><title>ลิงก์ลับ</title><link>{secret}</link><description>x</description></item>"
+        "</channel></rss>"
+    )
+    site.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed.encode())
+    _sitemap(site, "/sitemap.xml", f"<url><loc>{secret}</loc></url>")
+    sources = (
+        html_source("bad", site.url("/bad/list"))
+        + rss_source("feed", site.url("/feed.xml")).replace("false", "true")
+        + f'\n[sources.map]\nkind = "sitemap"\nurl = "{site.url("/sitemap.xml")}"\n'
+        + good
+    )
+    settings = write_settings(tmp_path, sources)
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    assert admin.requested("/secret-admin") == 0
+    assert by_name["bad"].new == 1
+    for name in ("bad", "feed", "map"):
+        assert by_name[name].failed == 1, by_name[name]
+        assert status[name]["last_problem"] == (
+            f"{secret}: outside the source's reach: port {admin.server.server_address[1]} "
+            f"is not the site's ({site.server.server_address[1]})"
+        )
+    titles = [i["title"] for i in _stored(settings.db_path, "bad")]
+    assert titles == ["ข่าวปกติ"]
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "idna", "punycode", "undefined"])
+def test_a_page_in_a_charset_that_is_no_text_encoding_is_read(
+    charset: str, tmp_path: Path, sites: Callable[[], LocalSite], good: str
+) -> None:
+    site = sites()
+    hostile = {"Content-Type": f"text/html; charset={charset}"}
+    site.routes["/bad/list"] = (200, hostile, listing_html("/bad", 1).encode())
+    site.routes["/bad/1"] = (200, hostile, article_html("ข่าวรหัสแปลก").encode())
+    settings = write_settings(tmp_path, html_source("bad", site.url("/bad/list")) + good,
+                              max_workers=1)  # fmt: skip
+    report, by_name, status = run(settings)
+    assert_good_ran(by_name, status)
+    assert (by_name["bad"].new, by_name["bad"].error) == (1, "")
+    assert [i["title"] for i in _stored(settings.db_path, "bad")] == ["ข่าวรหัสแปลก"]
