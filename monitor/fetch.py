@@ -133,7 +133,12 @@ class Session:
     def open(
         self, url: str, headers: Mapping[str, str], timeout: float
     ) -> urllib3.BaseHTTPResponse:
-        """Send a GET and return the response with its body still unread."""
+        """Send a GET and return the response with its body still unread.
+
+        A login in the URL (`https://user:pass@host/feed`) is sent as HTTP basic auth, as
+        requests did; urllib3 alone drops it."""
+        if "@" in url.partition("//")[2].partition("/")[0]:
+            headers = {**headers, **_basic_auth(url)}
         return self._manager(url).urlopen(
             "GET", url, headers={**self.headers, **headers}, preload_content=False,
             redirect=False, retries=False, timeout=urllib3.Timeout(connect=timeout, read=timeout),
@@ -163,6 +168,12 @@ class Session:
         auth = f"{username}:{password}" if username else None
         headers = urllib3.util.make_headers(proxy_basic_auth=auth) if auth else None
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **self._pool_kw)
+
+
+def _basic_auth(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    login = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return urllib3.util.make_headers(basic_auth=login)
 
 
 def proxy_for(url: str, proxies: Mapping[str, str]) -> str:

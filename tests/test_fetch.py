@@ -64,6 +64,15 @@ def test_user_agent_is_sent(httpserver: HTTPServer):
     assert _get(httpserver).status == 200
 
 
+def test_a_login_in_the_url_is_sent_as_basic_auth(httpserver: HTTPServer):
+    """`https://user:pass@host/` as in requests: urllib3 alone would drop the login."""
+    expected = {"Authorization": "Basic cmVhZGVyOnBAc3M="}  # reader:p@ss
+    httpserver.expect_request("/p", headers=expected).respond_with_data("ok")
+    url = httpserver.url_for("/p").replace("://", "://reader:p%40ss@")
+
+    assert fetch(Session(SETTINGS), url, SETTINGS).text == "ok"
+
+
 def test_conditional_get_returns_not_modified(httpserver: HTTPServer):
     def handler(request: Request) -> Response:
         if request.headers.get("If-None-Match") == '"v1"':
