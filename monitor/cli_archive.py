@@ -17,6 +17,7 @@ from monitor import report
 from monitor.cli_common import config_option, echo, json_option, settings_from, setup_logging
 from monitor.store import Filters, Store
 from monitor.thai import BANGKOK, bangkok_time, parse_thai_date, plausible
+from monitor.urls import redact
 
 
 class _Date(click.ParamType):
@@ -144,7 +145,7 @@ def sources(config_path: Path, as_json: bool) -> None:
     health = {row["source"]: row for row in Store(settings.db_path).source_status()}
     rows = [
         {
-            "source": s.name, "kind": s.kind, "preset": s.preset, "url": s.url,
+            "source": s.name, "kind": s.kind, "preset": s.preset, "url": redact(s.url),
             "every_minutes": s.interval_minutes,
             "last_success": bangkok_time(health.get(s.name, {}).get("last_success_at")),
             "failures": health.get(s.name, {}).get("consecutive_failures", ""),
