@@ -408,7 +408,7 @@ def extract_article(
 ) -> Item:
     """An item from an article page, read with the source's selectors."""
     page = _parse(fetched.text, rules.title, rules.date, rules.body, rules.category)
-    problems: list[str] = []
+    problems: list[str] = list(fetched.problems)
     title_node = page.one(rules.title) if rules.title else None
     title = clean_spaces(page.text(title_node, " ", strip=True)) if title_node is not None else ""
     title = title.removeprefix(rules.title_strip_prefix).strip()

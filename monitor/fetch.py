@@ -203,9 +203,23 @@ def _codec(name: str) -> str | None:
     return info.name
 
 
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*([^\s;]+)", re.I)
+
+
 def _charset_from_header(content_type: str) -> str | None:
-    match = re.search(r"charset\s*=\s*([^\s;]+)", content_type, re.I)
+    match = _HEADER_CHARSET.search(content_type)
     return _codec(match.group(1)) if match else None
+
+
+def refused_charset(content: bytes, content_type: str) -> str:
+    """The charset a page declared that is no text encoding ("" if none): worth a
+    problem on the item, since the page was read with a guessed one."""
+    meta = _META_CHARSET.search(content[:4096]) or _XML_ENCODING.search(content[:4096])
+    header = _HEADER_CHARSET.search(content_type)
+    for name in (header.group(1) if header else "", meta.group(1).decode("ascii") if meta else ""):
+        if name and _codec(name) is None:
+            return name[:40]
+    return ""
 
 
 def _declared(content: bytes, content_type: str) -> str | None:
@@ -409,11 +423,19 @@ def fetch(
         return Fetched(url, final_url, 304, etag=etag, last_modified=last_modified,
                        not_modified=True)  # fmt: skip
     _check(response, url, content)
-    got = response.headers
-    text, encoding = decode(content, got.get("Content-Type", ""))
+    content_type = response.headers.get("Content-Type", "")
+    text, encoding = decode(content, content_type)
     return Fetched(url, final_url, response.status, text=text, encoding=encoding,
-                   content_type=got.get("Content-Type", ""), etag=got.get("ETag", ""),
-                   last_modified=got.get("Last-Modified", ""))  # fmt: skip
+                   content_type=content_type, etag=response.headers.get("ETag", ""),
+                   last_modified=response.headers.get("Last-Modified", ""),
+                   problems=_charset_problems(content, content_type, encoding))  # fmt: skip
+
+
+def _charset_problems(content: bytes, content_type: str, encoding: str) -> tuple[str, ...]:
+    """A problem when the page declared a charset that is no text encoding (only a page
+    read with a detected codec can have one)."""
+    refused = refused_charset(content, content_type) if encoding in ("utf-8", "cp874") else ""
+    return (f"charset {refused!r} is not a text encoding; read as {encoding}",) if refused else ()
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

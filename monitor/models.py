@@ -63,6 +63,7 @@ class Fetched:
     last_modified: str = ""
     not_modified: bool = False
     encoding: str = ""
+    problems: tuple[str, ...] = ()  # what was odd about the answer (a charset ignored)
 
 
 @dataclass(frozen=True)

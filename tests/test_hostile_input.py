@@ -375,4 +375,6 @@ def test_a_page_in_a_charset_that_is_no_text_encoding_is_read(
     report, by_name, status = run(settings)
     assert_good_ran(by_name, status)
     assert (by_name["bad"].new, by_name["bad"].error) == (1, "")
-    assert [i["title"] for i in _stored(settings.db_path, "bad")] == ["ข่าวรหัสแปลก"]
+    [item] = _stored(settings.db_path, "bad")
+    assert item["title"] == "ข่าวรหัสแปลก"
+    assert f"charset '{charset}' is not a text encoding; read as utf-8" in item["problems"]
