@@ -303,7 +303,9 @@ class Lab:
         for source in sources:
             if source.get("source") == "hostile":
                 seen.listed = True
-                seen.error = str(source.get("last_error") or "")
+                failed = source.get("failed_last_run")  # absent before the fixes
+                pages = f"{failed} pages failed: {source.get('last_problem')}" if failed else ""
+                seen.error = str(source.get("last_error") or pages)
         seen.stored = len(self.items("hostile"))
         return seen
 
