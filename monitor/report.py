@@ -15,17 +15,10 @@ from typing import Any
 from tabulate import tabulate
 
 from monitor.models import RunReport, SourceReport
+from monitor.thai import ESCAPE_SEQUENCE
 
 TITLE_CHARS = 70
 
-# ECMA-48 escape sequences, whole, so no `[2J` is left behind: CSI (ESC [ or 0x9B, up to
-# its final byte), the strings OSC, DCS, SOS, PM and APC (up to BEL, ST or the end of the
-# text: a terminal would swallow that much too) and two-byte escapes such as ESC c.
-_ESCAPE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-)
 _LINE_BREAK = re.compile("[\t\n\r\v\f\x1c-\x1f\x85\u2028\u2029]")
 # C0 and C1 controls but newline and tab, DEL, and the bidi embeddings, overrides and
 # isolates that can make `exe.pdf` read as `fdp.exe`.
@@ -37,7 +30,7 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 def printable(text: str, one_line: bool = False) -> str:
     """Drop escape sequences, control characters and bidi overrides; keep newlines and
     tabs unless `one_line`, which turns every line break or tab into a space."""
-    text = _ESCAPE.sub("", text)
+    text = ESCAPE_SEQUENCE.sub("", text)
     if one_line:
         text = _LINE_BREAK.sub(" ", text)
     return _CONTROL.sub("", text)

@@ -38,9 +38,14 @@ _ZERO_WIDTH = re.compile(
     "\u202a-\u202e\u2066-\u2069]"
 )
 _ODD_SPACES = re.compile("[\u00a0\u2007\u202f\u3000\t\x0b\x0c]")
-# Terminal escape sequences (CSI `ESC [ ... letter`, OSC `ESC ] ... BEL`): dropped whole,
-# not only their ESC, so no `[2J` is left in a headline.
-_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_]?)")
+# ECMA-48 escape sequences, whole, so no `[2J` is left in a headline: CSI (ESC [ or 0x9B,
+# up to its final byte), the strings OSC, DCS, SOS, PM and APC (up to BEL, ST or the end
+# of the text: a terminal would swallow that much too) and two-byte escapes such as ESC c.
+ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
 _THAI_DIGIT = re.compile("[๐-๙]")
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 
@@ -65,8 +70,8 @@ def thai_digits_to_arabic(text: str) -> str:
 def clean_spaces(text: str) -> str:
     """Drop zero-width and control characters and terminal escapes; turn odd spaces
     (NBSP, tabs) into plain spaces. Line ends are kept."""
-    if "\x1b" in text:
-        text = _ESCAPES.sub("", text)
+    if "\x1b" in text or "\x9b" in text:  # memchr: the other C1 starts are dropped below
+        text = ESCAPE_SEQUENCE.sub("", text)
     return _ODD_SPACES.sub(" ", _ZERO_WIDTH.sub("", text))
 
 
