@@ -13,10 +13,10 @@ import email.policy
 from pathlib import Path
 from typing import Any
 
-import click
 from aiosmtpd.controller import Controller
 
 from monitor import report
+from monitor.cli_common import echo
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.pipeline import run_once
@@ -68,29 +68,29 @@ def _print_items(store: Store) -> None:
     for row in rows:
         row["title"] = report.short(row["title"], 60)
         row["published"] = bangkok_time(row["published_at"], with_time=False)
-    click.echo(f"\nItems stored ({len(rows)}):")
-    click.echo(report.table(rows, ["id", "source", "published", "matched_topics", "title"]))
-    click.echo("\nMatched, and why:")
+    echo(f"\nItems stored ({len(rows)}):")
+    echo(report.table(rows, ["id", "source", "published", "matched_topics", "title"]))
+    echo("\nMatched, and why:")
     for row in rows:
         if row["matched_topics"]:
             item = store.item(row["id"])
-            click.echo(f"  #{item['id']} {report.short(item['title'], 90)}")
-            click.echo(f"      {report.match_summary(item['match'])}")
+            echo(f"  #{item['id']} {report.short(item['title'], 90)}")
+            echo(f"      {report.match_summary(item['match'])}")
             for other in item["urls"][1:]:
-                click.echo(f"      also published at {other['url']} ({other['source']})")
+                echo(f"      also published at {other['url']} ({other['source']})")
 
 
 def _print_mail(mailbox: MailBox) -> None:
     """Every subject, and the first message in full as the analyst reads it."""
-    click.echo(f"\nEmail received by the local SMTP server ({len(mailbox.messages)}):")
+    echo(f"\nEmail received by the local SMTP server ({len(mailbox.messages)}):")
     for message in mailbox.messages:
-        click.echo(f"  Subject: {message['Subject']}")
+        echo(f"  Subject: {message['Subject']}")
     if mailbox.messages:
         first = mailbox.messages[0]
         body = first.get_body(("plain",))
         text = body.get_content() if body is not None else ""
-        click.echo(f"\nThe first one, to {first['To']}:")
-        click.echo("".join(f"    | {line}\n" for line in text.splitlines()), nl=False)
+        echo(f"\nThe first one, to {first['To']}:")
+        echo("\n".join(f"    | {line}" for line in text.splitlines()))
 
 
 def run_demo(config_path: Path | None = None) -> None:
@@ -108,17 +108,17 @@ def run_demo(config_path: Path | None = None) -> None:
         except OSError as exc:
             raise ConfigError(str(path), "demo.http_port", f"a free port ({exc})") from None
         with server:
-            click.echo(f"Serving the bundled snapshot on {server.base_url} "
+            echo(f"Serving the bundled snapshot on {server.base_url} "
                        f"(pages built from the public-domain thaigov corpus)")  # fmt: skip
-            click.echo(f"SMTP server on 127.0.0.1:{settings.demo.smtp_port}; "
+            echo(f"SMTP server on 127.0.0.1:{settings.demo.smtp_port}; "
                        f"database {settings.db_path}\n")  # fmt: skip
             store = Store(settings.db_path)
             result = run_once(settings, store)
-            click.echo(report.format_run(result))
+            echo(report.format_run(result))
             _print_items(store)
             store.close()
     finally:
         smtp.stop()
     _print_mail(mailbox)
-    click.echo("\nQuery what was stored:")
-    click.echo(f"  monitor search ไซเบอร์ --config {path}")
+    echo("\nQuery what was stored:")
+    echo(f"  monitor search ไซเบอร์ --config {path}")
