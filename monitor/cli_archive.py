@@ -4,6 +4,7 @@ rematch, prune, web and feed."""
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,6 +94,8 @@ def search(query: str, config_path: Path, sort: str, limit: int, output: str | N
     A QUERY may start with a dash (`monitor search -ไซเบอร์`), or come after `--`,
     which ends the options: `monitor search --json -- -ไซเบอร์`.
     """
+    if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", query):  # a mistyped option, not a query
+        raise click.UsageError(f"No such option: {query.partition('=')[0]}")
     store = Store(settings_from(config_path).db_path)
     rows = list(store.find(query, _filters(kwargs, sort=sort), limit))
     for row in rows:

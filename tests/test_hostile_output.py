@@ -128,6 +128,13 @@ def test_search_takes_a_query_starting_with_a_dash(hostile: Settings, args: tupl
     assert isinstance(json.loads(result.output), list)
 
 
+def test_a_mistyped_search_option_is_still_an_error(hostile: Settings):
+    result = CliRunner().invoke(cli, ["search", "--jsn", "--config", str(hostile.path)])
+
+    assert result.exit_code == 2
+    assert "No such option: --jsn" in result.output
+
+
 def test_email_subject_is_one_clean_line_and_no_javascript_link(hostile: Settings, smtp: Smtp):
     store = Store(hostile.db_path)
 
