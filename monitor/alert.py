@@ -51,7 +51,8 @@ _MARKDOWN_URL_UNSAFE = re.compile(r'[\s<>()"`\[\]\\]')
 _WEB_URL = re.compile(r"https?://[^\s/?#]", re.IGNORECASE)
 # Discord, Slack, Mattermost and LINE notify a whole channel on these words; a longer
 # word that starts with one (`@everyones`) is defused too, not worth a ping to find out.
-_MASS_MENTION = re.compile(r"@(?=everyone|here|channel|all)", re.IGNORECASE)
+# Slack's own form is `<!channel>` (also `<!here>`, `<!everyone>`, `<!subteam^ID>`).
+_MASS_MENTION = re.compile(r"(?:@|(?<=<)!)(?=everyone|here|channel|all|subteam)", re.IGNORECASE)
 _ZERO_WIDTH_SPACE = "\u200b"
 _URL = re.compile(r"https?://\S+")
 DEFAULT_CHAT_LIMIT = 4000
@@ -79,9 +80,9 @@ def markdown_url(url: str) -> str:
 
 
 def quiet_mentions(text: str) -> str:
-    """Put a zero-width space after the @ of `@everyone`, `@here`, `@channel`, `@all`:
-    it reads the same but notifies nobody."""
-    return _MASS_MENTION.sub("@" + _ZERO_WIDTH_SPACE, text)
+    """Put a zero-width space after the @ of `@everyone`, `@here`, `@channel`, `@all` (and
+    the ! of Slack's `<!channel>`): it reads the same but notifies nobody."""
+    return _MASS_MENTION.sub(lambda found: found[0] + _ZERO_WIDTH_SPACE, text)
 
 
 def web_url(url: str) -> str:

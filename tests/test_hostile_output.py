@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from pytest_httpserver import HTTPServer
 
-from monitor.alert import composer_for, send_pending
+from monitor.alert import composer_for, quiet_mentions, send_pending
 from monitor.cli import cli
 from monitor.config import Channel, Settings, load_settings
 from monitor.models import Item, Match, SourceReport, TermHit, TopicResult
@@ -126,6 +126,10 @@ def test_search_takes_a_query_starting_with_a_dash(hostile: Settings, args: tupl
 
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.output), list)
+
+
+def test_slack_channel_mentions_are_defused_too():
+    assert quiet_mentions("<!channel> <!here> @all") == "<!\u200bchannel> <!\u200bhere> @\u200ball"
 
 
 def test_a_mistyped_search_option_is_still_an_error(hostile: Settings):
