@@ -202,7 +202,7 @@ _ARTICLE_KEYS = {
 _SOURCE_KEYS = {
     "kind", "url", "preset", "enabled", "interval_minutes", "max_pages", "max_items",
     "url_pattern", "fetch_articles", "listing", "article", "description", "unverified",
-    "allowed_hosts", "allow_private_addresses",
+    "allowed_hosts", "allow_private_addresses", "revisit_hours",
 }  # fmt: skip
 
 
@@ -319,6 +319,7 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
         article=article,
         fetch_articles=table.flag("fetch_articles", kind != "rss"),
         allowed_hosts=_hosts(table, "allowed_hosts"),
+        revisit_hours=table.number("revisit_hours", 48, maximum=24 * 30),
         allow_private_addresses=table.flag("allow_private_addresses", False),
     )
 

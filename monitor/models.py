@@ -47,6 +47,7 @@ class Source:
     article: ArticleRules = ArticleRules()
     fetch_articles: bool = True
     allowed_hosts: tuple[str, ...] = ()  # hosts besides its own it may fetch (a CDN)
+    revisit_hours: float = 48.0  # recent pages fetched again for edits this long; 0: never
     allow_private_addresses: bool = False  # private/loopback targets though the site is public
 
 

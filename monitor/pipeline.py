@@ -133,18 +133,25 @@ def _process(
 
 
 REVISITS_PER_PAGE = 3  # known pages fetched again per listing page, at most
+REVISITS_PER_RUN = 5  # recent pages fetched again per run for edits (`_revisit_recent`)
+REVISIT_FIRST = timedelta(hours=1)  # a new item's page is first fetched again after this
 MAX_SITEMAP_INDEXES = 3  # sitemap indexes read per walk beyond max_pages (an index of indexes)
 
 
-def _looks_edited(entry: Entry, source: Source, stored_title: str) -> bool:
-    """Whether a known page may have new text: a feed carries the text, so it is always
-    compared; a listing only shows the title, compared unless one contains the other
-    (listings cut long titles)."""
+def _looks_edited(entry: Entry, source: Source, title: str, by: str) -> bool:
+    """Whether a known page may have new text.
+
+    `title` is the stored title, `by` the source that stored the item. A feed carries
+    the text: it is compared when the item was stored from this feed (a feed's summary
+    of a page another source stored never replaces that page's text). A listing only
+    shows the title: the page is fetched again when the title says something the
+    stored one does not (`… (แก้ไข)` appended), not when it is a cut or a part of it
+    (listings cut long titles and drop prefixes).
+    """
     if not source.fetch_articles:
-        return True
+        return by == source.name
     listed = normalize_text(entry.title).rstrip(".… ")
-    stored = normalize_text(stored_title)
-    return bool(listed) and listed not in stored and stored not in listed
+    return bool(listed) and listed not in normalize_text(title)
 
 
 @contextmanager
@@ -167,25 +174,64 @@ def _revise_entries(
     """Give known items whose page was edited their new text (store.revise_item); alert
     only when the edit turns an item that matched nothing into a match."""
     own = store.own_items([e.url for e in entries])
-    suspects = [e for e in entries if e.url in own and _looks_edited(e, source, own[e.url][1])]
+    suspects = [
+        e for e in entries
+        if e.url in own and _looks_edited(e, source, title=own[e.url][1], by=own[e.url][4])
+    ]  # fmt: skip
     if source.fetch_articles:  # a listing whose titles never match its pages: stay polite
         suspects = suspects[:REVISITS_PER_PAGE]
     for entry in suspects:
-        item_id, _, stored_hash, stored_topics = own[entry.url]
+        item_id, _, stored_hash, stored_topics, _ = own[entry.url]
         with _entry_failure_recorded(entry.url, counts):
-            item = _hashed(_item_for(entry, source, fetcher, now))
-            if item.content_hash == stored_hash or not item.title:
-                continue
-            signature = dedup.signature(item.title, item.body)
-            result = match(item.title, item.body, settings.rules)
-            alert_now = walk.alert and not stored_topics
-            routing = {c.name: c.routing for c in settings.channels} if alert_now else {}
-            with _PROCESS_LOCK:
-                store.revise_item(
-                    item_id, item, result, route(result, routing, now), now,
-                    signature.to_bytes(), dedup.band_keys(signature),
-                )  # fmt: skip
-            counts.revised += 1
+            item = _item_for(entry, source, fetcher, now)
+            _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk, counts)
+
+
+def _revise(
+    item_id: int, stored_hash: str, stored_topics: str, item: Item, settings: Settings,
+    store: Store, now: datetime, walk: Walk, counts: _Counts,
+) -> None:  # fmt: skip
+    """Store `item` as the new text of a known item when its text changed (the old text
+    is kept as a revision); alert only when it starts to match."""
+    item = _hashed(item)
+    if item.content_hash == stored_hash or not item.title:
+        return
+    signature = dedup.signature(item.title, item.body)
+    result = match(item.title, item.body, settings.rules)
+    alert_now = walk.alert and not stored_topics
+    routing = {c.name: c.routing for c in settings.channels} if alert_now else {}
+    with _PROCESS_LOCK:
+        store.revise_item(
+            item_id, item, result, route(result, routing, now), now,
+            signature.to_bytes(), dedup.band_keys(signature),
+        )  # fmt: skip
+    counts.revised += 1
+
+
+def _revisit_recent(
+    source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime,
+    walk: Walk, counts: _Counts,
+) -> None:  # fmt: skip
+    """Fetch again, with its validators, the page of each recent item that is due
+    (`Store.due_revisits`): a corrected paragraph becomes a revision though neither the
+    listing nor the title changed. A page that cannot be read is a problem, not a
+    failed run: a release taken down after a day must not mark the source failing."""
+    window = timedelta(hours=source.revisit_hours)
+    due = store.due_revisits(source.name, now, REVISIT_FIRST, window, REVISITS_PER_RUN)
+    for item_id, url, title, stored_hash, stored_topics in due:
+        try:
+            page = fetcher.get(url, *store.validators(url), reach=_reach(source))
+            if not page.not_modified:
+                entry = Entry(url=url, title=title)
+                item = extract.extract_article(page, entry, source.name, source.article, now)
+                _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
+                        counts)  # fmt: skip
+                store.save_validators(url, page.etag, page.last_modified, now)
+        except (StoreError, sqlite3.Error):
+            raise
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            counts.problems.append(f"revisit {_reason(exc, url)}")
+        store.mark_checked(item_id, now)
 
 
 def _older_than(when: str | None, since: datetime | None) -> bool:
@@ -308,6 +354,8 @@ def walk_source(
         store.save_walk_cursor(key, queue, now)  # `backfill` again goes on from here
     elif saved:
         store.clear_walk_cursor(key)
+    if source.fetch_articles and source.revisit_hours and not walk.backfill:
+        _revisit_recent(source, settings, store, fetcher, now, walk, counts)
     return counts
 
 

@@ -234,6 +234,13 @@ def m011_failed_pages(db: sqlite_utils.Database) -> None:
     db["source_status"].add_column("last_problem", str)
 
 
+@migrations()
+def m012_revisits(db: sqlite_utils.Database) -> None:
+    """When each item's page was last fetched again to look for an edit (`due_revisits`)."""
+    db["items"].add_column("checked_at", str)
+    db.execute("CREATE INDEX items_recent ON items (source, first_seen_at)")
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
     "content_hash, first_seen_at, matched_topics, match, problems) "
@@ -531,22 +538,51 @@ class Store:
                 [(key, item_id) for key in band_keys],
             )
 
-    def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str, str]]:
-        """url -> (id, title, content hash, matched topics) for those of `urls` that are an
-        item's own page (not an "also published at" copy): the pages whose edits revise it."""
+    def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str, str, str]]:
+        """url -> (id, title, content hash, matched topics, source) for those of `urls` that
+        are an item's own page (not an "also published at" copy): the pages whose edits
+        revise it."""
         keys = {url_key(u): u for u in urls}
         if not keys:
             return {}
         marks = ",".join("?" * len(keys))
         rows = self.db.execute(
-            "SELECT url_key, id, title, content_hash, matched_topics FROM items "
+            "SELECT url_key, id, title, content_hash, matched_topics, source FROM items "
             f"WHERE url_key IN ({marks})",
             list(keys),
         ).fetchall()
         return {
-            keys[key]: (item_id, title, digest or "", topics or "")
-            for key, item_id, title, digest, topics in rows
+            keys[key]: (item_id, title, digest or "", topics or "", source)
+            for key, item_id, title, digest, topics, source in rows
         }
+
+    def due_revisits(
+        self, source: str, now: datetime, first: timedelta, window: timedelta, limit: int
+    ) -> list[tuple[int, str, str, str, str]]:
+        """(id, url, title, content hash, matched topics) of `source`'s items whose page is
+        due to be fetched again for an edit, longest unchecked first.
+
+        An item first seen less than `window` ago is due `first` after it was first seen,
+        then each time as long again as its age at the last check (1, 2, 4, 8... hours
+        after): corrections come within hours, and a page 30 hours old is looked at
+        about twice more, not every run.
+        """
+        rows = self.db.execute(
+            "SELECT id, url, title, content_hash, matched_topics FROM items "
+            "WHERE source = ? AND first_seen_at >= ? AND julianday(?) - julianday(coalesce("
+            "checked_at, first_seen_at)) >= max(?, julianday(coalesce(checked_at, "
+            "first_seen_at)) - julianday(first_seen_at)) "
+            "ORDER BY coalesce(checked_at, first_seen_at) LIMIT ?",
+            [source, _iso(now - window), _iso(now), first / timedelta(days=1), limit],
+        ).fetchall()
+        return [
+            (i, url, title, digest or "", topics or "") for i, url, title, digest, topics in rows
+        ]
+
+    def mark_checked(self, item_id: int, now: datetime) -> None:
+        """Record that an item's page was fetched again (`due_revisits` counts from here)."""
+        with self.transaction():
+            self.db.execute("UPDATE items SET checked_at = ? WHERE id = ?", [_iso(now), item_id])
 
     def revise_item(
         self,

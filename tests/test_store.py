@@ -132,7 +132,7 @@ def test_revised_item_is_found_by_its_new_words_and_keeps_its_old_text(store: St
     assert shown["body"] == "คำเตือนมัลแวร์เรียกค่าไถ่ฉบับแก้ไข"
     assert [r["title"] for r in shown["revisions"]] == ["Ransomware warning"]
     assert store.own_items(["https://a/3", "https://a/9"]) == {
-        "https://a/3": (item_id, "Ransomware warning (updated)", "v2", "")
+        "https://a/3": (item_id, "Ransomware warning (updated)", "v2", "", "s")
     }
     assert store.count_items() == 3
 
