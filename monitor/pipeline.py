@@ -133,7 +133,9 @@ def _process(
 
 
 REVISITS_PER_PAGE = 3  # known pages fetched again per listing page, at most
-REVISITS_PER_RUN = 5  # recent pages fetched again per run for edits (`_revisit_recent`)
+# Recent pages fetched again per run for edits (`_revisit_recent`): 50 items a day make
+# 300 checks a day (1, 2, 4... 32 hours), 6 a run at a 30-minute interval.
+REVISITS_PER_RUN = 10
 REVISIT_FIRST = timedelta(hours=1)  # a new item's page is first fetched again after this
 MAX_SITEMAP_INDEXES = 3  # sitemap indexes read per walk beyond max_pages (an index of indexes)
 
