@@ -38,11 +38,25 @@ Method:
    - a negative weight is counter-evidence: it counts like a positive term but
      once, without the repetition part (fake news in the title of a
      technology-crime police release).
+   - a body hit that is one item of an enumeration counts `LIST_FACTOR` of its place
+     factor: a short bullet line next to another, `LIST_SEPARATORS` separators (commas,
+     numbered items, เช่น/ได้แก่/อาทิ, และ/หรือ between spaces) or, in Thai, which
+     separates items with spaces, `LIST_SHORT_CHUNKS` short space-separated chunks
+     within `LIST_CHARS` on its line; unless โดยเฉพาะ/especially just before it
+     singles it out ("cooperation, in particular on cybersecurity");
+   - counter-evidence covers what it contains: a negative phrase (or co-occurrence,
+     `โอกาส* ~ ประธานอาเซียน`, the chairmanship as the occasion of a visit) replaces
+     the positive terms inside it, so it only decides where nothing else supports
+     the topic.
+   `explain` gives each term's factor (what it added divided by its weight), the
+   features `monitor tune` fits weights on.
    A veto phrase anywhere forces no match; `require_any` needs one of its terms;
    each `require_all` group needs one of its terms.
 
 Known false positives: courtesy calls that thank Thailand for its ASEAN chairmanship
-in one sentence (`ประธานอาเซียน` is a strong term); articles whose title names a
+in one sentence (`ประธานอาเซียน` is a strong term; only "on the occasion of" is
+counter-evidence, support for the chairmanship is labelled ASEAN 1 as often as 0);
+lists the enumeration test misses (items in long clauses); articles whose title names a
 topic only as part of an event or company name (`CEBIT ASEAN`, a business council);
 summit reports that list cybersecurity as one bullet among many challenges (two
 strong terms in one sentence); online-scam warnings mentioned in passing in a
@@ -70,6 +84,26 @@ CLUSTER_CHARS = 1500
 NEAR_CHARS = 60  # most characters between the two sides of an `a ~ b` term
 FIELD_FACTORS = {"title": 3.0, "lead": 1.5, "body": 1.0}
 REPEAT_FACTOR = 0.5
+LIST_FACTOR = 0.5  # a body hit inside an enumeration counts half its place factor
+LIST_CHARS = 100  # characters either side of a hit looked at for list separators
+LIST_SEPARATORS = 3  # this many separators near a hit make it one item of a list
+# Thai writes the items of a list apart with spaces: many short space-separated
+# chunks near a hit are a list ("เช่น แนวคิดสุดโต่ง การก่อการร้าย ความมั่นคงทางไซเบอร์"),
+# where prose has a space between clauses of 30-100 characters.
+LIST_SHORT_CHUNKS = 6
+SHORT_CHUNK_CHARS = 25
+# Separators of list items: commas, slashes, semicolons, numbered items (1) (2) ...),
+# quoted names in a row, and the words that introduce or join the items of a list.
+_LIST_SEPARATOR = re.compile(
+    r"[,、;/]|(?<![\d.])\(?\d{1,2}\)|”\s*“|\s(?:และ|หรือ|ตลอดจน|รวมทั้ง|รวมถึง|and|or)\s"
+    r"|ได้แก่|อาทิ|เช่น|ประกอบด้วย|such as|including"
+)
+# A list item singled out ("in particular cybersecurity") is the stated subject.
+_EMPHASIS = re.compile(r"โดยเฉพาะ|โดยเน้น|เน้น|especially|in particular|particularly")
+EMPHASIS_CHARS = 40
+# A bullet or numbered line; a run of short ones is a list of many items.
+_BULLET = re.compile(r"\s*(?:[-•●▪○◦๐*➢]|\(?\d{1,2}[.)]|\(?[ก-ฮ][.)])")
+BULLET_LINE_CHARS = 200
 _LATIN_WORD = re.compile(r"[a-z0-9]")
 _HAS_THAI = re.compile(r"[\u0e00-\u0e7f]")
 
@@ -231,6 +265,7 @@ class _Found:
     bounds: _Boundaries
     terms: dict[str, list[tuple[int, int, Term]]]
     pending: dict[str, list[tuple[int, int, Term]]]
+    negative: dict[str, list[tuple[int, int, Term]]]
     ignored: dict[str, list[tuple[int, int]]]
     vetoes: dict[str, str]
 
@@ -239,14 +274,16 @@ class _Found:
 
 
 def _scan(text: str, automaton: ahocorasick.Automaton) -> _Found:
-    found = _Found(text, _Boundaries(text), {}, {}, {}, {})
+    found = _Found(text, _Boundaries(text), {}, {}, {}, {}, {})
     if not text or len(automaton) == 0:
         return found
     for last, (pattern, uses) in automaton.iter(text):
         start, end = last - len(pattern) + 1, last + 1
         for topic, kind, term in uses:
-            if term is not None and (kind == "part" or term.weight < 0):
+            if term is not None and kind == "part":
                 found.pending.setdefault(topic, []).append((start, end, term))
+            elif term is not None and term.weight < 0:
+                found.negative.setdefault(topic, []).append((start, end, term))
             elif not _verified(term, text, start, end, found.bounds, kind):
                 continue
             elif kind == "term" and term is not None:
@@ -288,6 +325,7 @@ class _Hit:
     field: str  # title | body
     start: int
     end: int
+    listed: bool = False  # one item of an enumeration (body only)
 
     @property
     def place(self) -> str:
@@ -335,6 +373,33 @@ def _near_hits(
     return spans
 
 
+def _listed(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is one item of an enumeration: a short bullet line next to
+    another bullet line, or LIST_SEPARATORS list separators within LIST_CHARS on its line,
+    unless an emphasis word just before it singles it out."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end == -1 else line_end
+    if _EMPHASIS.search(text, max(line_start, start - EMPHASIS_CHARS), start):
+        return False
+    if line_end - line_start <= BULLET_LINE_CHARS and _BULLET.match(text, line_start):
+        before = text.rfind("\n", 0, max(0, line_start - 1)) + 1
+        after = line_end + 1
+        if (line_start and _BULLET.match(text, before)) or (
+            after < len(text) and _BULLET.match(text, after)
+        ):
+            return True
+    window_start, window_end = max(line_start, start - LIST_CHARS), min(line_end, end + LIST_CHARS)
+    chunks = text[window_start:window_end].split()[1:-1]  # the outer two may be cut
+    # Only Thai chunks: English puts a space between all words. ๆ (repeat the word
+    # before) is written apart but is no item: ต่าง ๆ
+    short = [c for c in chunks if len(c) <= SHORT_CHUNK_CHARS and c != "ๆ" and _HAS_THAI.search(c)]
+    if len(short) >= LIST_SHORT_CHUNKS:
+        return True
+    separators = _LIST_SEPARATOR.finditer(text, window_start, window_end)
+    return sum(1 for m in separators if not (start <= m.start() < end)) >= LIST_SEPARATORS
+
+
 def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hit]:
     """Kept hits of a topic. Pending hits are verified only where they can count:
     co-occurrence words with a partner near, negative terms when a positive hit exists."""
@@ -345,15 +410,27 @@ def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hi
         kept = _kept(found.terms.get(topic.name, []), ignored)
         hits.extend(_Hit(term, field, s, e) for s, e, term in kept)
         pending = found.pending.get(topic.name, [])
-        negative.extend((field, h) for h in pending if h[2].weight < 0 and not h[2].near)
+        negative.extend((field, h) for h in found.negative.get(topic.name, []))
         for term in [t for t in topic.terms if t.near] if pending else ():
             spans = _near_hits(term, pending, found, ignored)
             hits.extend(_Hit(term, field, s, e) for s, e in spans)
-    for field, hit in negative if hits else ():
+    if not any(h.term.weight > 0 for h in hits):
+        return []
+    for field, hit in negative:
         found = fields[field][1]
         for s, e, term in _kept(found.verified([hit]), found.ignored.get(topic.name, [])):
             hits.append(_Hit(term, field, s, e))
-    return hits
+    # Counter-evidence covers what it contains: in "ในโอกาสที่ไทยเป็นประธานอาเซียน" the
+    # chairmanship is the occasion of the visit, and only the occasion counts.
+    counter = [h for h in hits if h.term.weight < 0]
+    return [
+        _Hit(h.term, h.field, h.start, h.end, True)
+        if h.field == "body" and h.term.weight > 0 and _listed(fields["body"][0], h.start, h.end)
+        else h
+        for h in hits
+        if h.term.weight < 0
+        or not any(c.field == h.field and c.start <= h.start and h.end <= c.end for c in counter)
+    ]
 
 
 def _densest(hits: list[_Hit]) -> set[int]:
@@ -377,14 +454,19 @@ def _densest(hits: list[_Hit]) -> set[int]:
     return {i for start, i, _ in body if first <= start <= last}
 
 
-def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int]]]:
-    """Score of a topic's hits, and per term: its best hit and its count."""
+def _factor(hit: _Hit) -> float:
+    return FIELD_FACTORS[hit.place] * (LIST_FACTOR if hit.listed else 1.0)
+
+
+def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int, float]]]:
+    """Score of a topic's hits, and per term: its best hit, its count and its factor
+    (what the term adds is its weight times its factor)."""
     cluster = _densest(hits)
     by_term: dict[str, list[tuple[int, _Hit]]] = {}
     for i, hit in enumerate(hits):
         by_term.setdefault(hit.term.text, []).append((i, hit))
     score = 0.0
-    shown: dict[str, tuple[_Hit, int]] = {}
+    shown: dict[str, tuple[_Hit, int, float]] = {}
     for text, items in by_term.items():
         weight = items[0][1].term.weight
         # Counter-evidence counts once, at its best place: it says the article has
@@ -392,12 +474,13 @@ def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int]]]:
         repeat = REPEAT_FACTOR * math.log2(len(items)) if weight > 0 else 0.0
         counted = [h for i, h in items if h.place != "body" or i in cluster]
         if counted:
-            best = max(counted, key=lambda h: FIELD_FACTORS[h.place])
-            score += weight * (FIELD_FACTORS[best.place] + repeat)
+            best = max(counted, key=_factor)
+            factor = _factor(best) + repeat
         else:
             best = items[0][1]
-            score += weight * repeat
-        shown[text] = (best, len(items))
+            factor = repeat
+        score += weight * factor
+        shown[text] = (best, len(items), factor)
     return score, shown
 
 
@@ -423,7 +506,7 @@ def _judge(
             count,
             _original_snippet(raws[best.field], fields[best.field][0], best),
         )
-        for text, (best, count) in shown.items()
+        for text, (best, count, _) in shown.items()
     )
     vetoed_by = next(
         (f.vetoes[topic.name] for _, f in fields.values() if topic.name in f.vetoes), ""

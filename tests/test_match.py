@@ -278,3 +278,63 @@ def test_seed_release_matches_both_topics_with_explanation(shipped: Rules) -> No
 def test_snippet_keeps_original_case() -> None:
     result = _result("", "The ASEAN Secretariat said so.", _rules(("asean secretariat", 1)))
     assert "ASEAN Secretariat" in result.hits[0].snippet
+
+
+# (body, listed?) -- one term of weight 2 in the body after a 600-character lead.
+ENUMERATION_CASES = [
+    ("ที่ประชุมหารือหลายด้าน เช่น การค้า การลงทุน การท่องเที่ยว แรนซัมแวร์ การศึกษา และสาธารณสุข", True),
+    ("ความร่วมมือ 5 ด้าน ได้แก่ 1) การค้า 2) การลงทุน 3) แรนซัมแวร์ 4) การศึกษา", True),
+    ("topics: trade, investment, ransomware, tourism, education and health", True),
+    ("ทั้งสองฝ่ายตกลงร่วมมือกันป้องกันแรนซัมแวร์ที่โจมตีโรงพยาบาลของรัฐอย่างจริงจังในปีนี้", False),
+    ("หารือหลายด้าน เช่น การค้า การลงทุน โดยเฉพาะแรนซัมแวร์ การศึกษา และสาธารณสุข", False),
+    ("the two ministers agreed to work together against ransomware attacks on hospitals", False),
+]
+
+
+@pytest.mark.parametrize(("sentence", "listed"), ENUMERATION_CASES)
+def test_mention_in_an_enumeration_counts_half(sentence: str, listed: bool) -> None:
+    rules = _rules(("แรนซัมแวร์", 2), ("ransomware", 2), threshold=2)
+    body = "ข่าว" * 150 + "\n" + sentence
+    result = _result("", body, rules)
+    assert (result.score, result.matched) == ((1.0, False) if listed else (2.0, True)), sentence
+
+
+def test_bullet_list_of_many_items_counts_half() -> None:
+    rules = _rules(("แรนซัมแวร์", 2), threshold=2)
+    bullets = "\n".join(f"- ประเด็นที่ {n} การค้า" for n in range(4)) + "\n- แรนซัมแวร์\n"
+    assert _result("", "ข่าว" * 150 + "\n" + bullets, rules).score == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "matched"),
+    [
+        ("เอกอัครราชทูตเข้าเยี่ยมคารวะในโอกาสที่ไทยเป็นประธานอาเซียน", False),
+        ("ไทยในฐานะประธานอาเซียนจะผลักดันวาระการประชุม", True),
+        (
+            "ในโอกาสที่ไทยเป็นประธานอาเซียน ที่ประชุมผู้นำอาเซียนรับรองปฏิญญาอาเซียนว่าด้วยขยะทะเล",
+            True,
+        ),
+    ],
+)
+def test_occasion_phrase_is_counter_evidence(shipped: Rules, body: str, matched: bool) -> None:
+    asean = next(t for t in match("ข่าวทำเนียบรัฐบาล", body, shipped).topics if t.topic == "asean")
+    assert asean.matched is matched, asean
+
+
+@pytest.mark.parametrize(
+    ("title", "matched"),
+    [
+        ("เตือนมิจฉาชีพโทรศัพท์แอบอ้างเป็นเจ้าหน้าที่ธนาคารขอรหัส OTP", True),
+        ("ระวัง SMS ปลอมแอบอ้างกรมสรรพากรให้กรอกข้อมูลส่วนบุคคล", True),
+        ("ตำรวจจับแก๊งคอลเซ็นเตอร์หลอกลวงเหยื่อทางโทรศัพท์", False),  # no data, no impostor
+    ],
+)
+def test_phone_and_sms_phishing_is_cyber(shipped: Rules, title: str, matched: bool) -> None:
+    result = match(title, "รายละเอียดข่าว", shipped)
+    assert next(t for t in result.topics if t.topic == "cybersecurity").matched is matched
+
+
+def test_asean_led_meeting_names_count(shipped: Rules) -> None:
+    for title in ("ปลัดกระทรวงเป็นประธานการประชุม ASEAN Smart Cities Network", "ไทยร่วมประชุม RCEP"):
+        asean = next(t for t in match(title, "รายละเอียด", shipped).topics if t.topic == "asean")
+        assert asean.matched, title
