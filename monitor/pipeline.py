@@ -87,10 +87,19 @@ def _reach(source: Source) -> Reach:
 
 
 def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
+    return _fetched_item(entry, source, fetcher, now)[0]
+
+
+def _fetched_item(
+    entry: Entry, source: Source, fetcher: Fetcher, now: datetime
+) -> tuple[Item, tuple[str, str]]:
+    """The entry's item, and its page's HTTP validators (ETag, Last-Modified; empty for a
+    feed's own text): kept, the first revisit of the page is a 304."""
     if not source.fetch_articles:
-        return extract.item_from_entry(entry, source.name, source.article, now)
+        return extract.item_from_entry(entry, source.name, source.article, now), ("", "")
     page = fetcher.get(entry.url, reach=_reach(source))
-    return extract.extract_article(page, entry, source.name, source.article, now)
+    item = extract.extract_article(page, entry, source.name, source.article, now)
+    return item, (page.etag, page.last_modified)
 
 
 def _hashed(item: Item) -> Item:
@@ -102,7 +111,7 @@ def _hashed(item: Item) -> Item:
 
 def _process(
     item: Item, listed_url: str, settings: Settings, store: Store, now: datetime, walk: Walk,
-    counts: _Counts,
+    counts: _Counts, validators: tuple[str, str] = ("", ""),
 ) -> None:  # fmt: skip
     """Store a new item, or record where a known one (or a copy of it) was seen again."""
     item = _hashed(item)
@@ -119,6 +128,7 @@ def _process(
         routing = {c.name: c.routing for c in settings.channels} if walk.alert else {}
         alerts = route(result, routing, now)
         item_id = store.save_item(item, result, alerts, now, signature.to_bytes(), keys)
+        store.save_validators(item.url, *validators, now)  # writes only what the page sent
         counts.new += 1
         counts.matched += bool(result.matched_topics)
         counts.ids.append(item_id)
@@ -233,7 +243,7 @@ def _revisit_recent(
             raise
         except Exception as exc:  # noqa: BLE001 - see the docstring
             counts.problems.append(f"revisit {_reason(exc, url)}")
-        store.mark_checked(item_id, now)
+    store.mark_checked([item_id for item_id, *_ in due], now)
 
 
 def _older_than(when: str | None, since: datetime | None) -> bool:
@@ -249,18 +259,18 @@ def _process_entries(
 ) -> None:  # fmt: skip
     """Fetch and extract a page's new entries, then dedup, match and store them in one
     transaction (one commit per page; a crash before it leaves the page to be read again)."""
-    items: list[tuple[str, Item]] = []
+    items: list[tuple[str, Item, tuple[str, str]]] = []
     for entry in entries:
         if _older_than(entry.date_text, walk.since):
             continue
         with _entry_failure_recorded(entry.url, counts):
-            item = _item_for(entry, source, fetcher, now)
+            item, validators = _fetched_item(entry, source, fetcher, now)
             if not _older_than(item.published_at, walk.since):
-                items.append((entry.url, item))
+                items.append((entry.url, item, validators if source.revisit_hours else ("", "")))
     if items:
         with _PROCESS_LOCK, store.transaction():
-            for listed_url, item in items:
-                _process(item, listed_url, settings, store, now, walk, counts)
+            for listed_url, item, validators in items:
+                _process(item, listed_url, settings, store, now, walk, counts, validators)
 
 
 @contextmanager

@@ -579,10 +579,15 @@ class Store:
             (i, url, title, digest or "", topics or "") for i, url, title, digest, topics in rows
         ]
 
-    def mark_checked(self, item_id: int, now: datetime) -> None:
-        """Record that an item's page was fetched again (`due_revisits` counts from here)."""
-        with self.transaction():
-            self.db.execute("UPDATE items SET checked_at = ? WHERE id = ?", [_iso(now), item_id])
+    def mark_checked(self, item_ids: list[int], now: datetime) -> None:
+        """Record that these items' pages were fetched again (`due_revisits` counts from
+        here), in one commit."""
+        if item_ids:
+            with self.transaction():
+                self.db.conn.executemany(
+                    "UPDATE items SET checked_at = ? WHERE id = ?",
+                    [(_iso(now), item_id) for item_id in item_ids],
+                )
 
     def revise_item(
         self,
