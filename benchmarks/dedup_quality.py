@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -110,6 +111,18 @@ def header_removed(a: Article, rng: random.Random) -> tuple[str, str]:
     return a["title"], "\n".join(lines)
 
 
+def headline_removed(a: Article, rng: random.Random) -> tuple[str, str]:
+    """The repeated headline dropped from the body, the date line kept."""
+    lines = [line for line in _lines(a["body"]) if line.strip() != a["title"].strip()]
+    return a["title"], "\n".join(lines)
+
+
+def extracted(a: Article, rng: random.Random | None = None) -> tuple[str, str]:
+    """What the extractor stores for a page it knows: no date line, no repeated headline."""
+    drop = {a["date_text"].strip(), a["title"].strip()}
+    return a["title"], "\n".join(line for line in _lines(a["body"]) if line.strip() not in drop)
+
+
 def rewrapped(a: Article, rng: random.Random) -> tuple[str, str]:
     words = " ".join(_lines(a["body"])).split(" ")
     out, width = [], 0
@@ -161,6 +174,14 @@ def combined_trimmed(a: Article, rng: random.Random) -> tuple[str, str] | None:
     return combined({"title": cut[0], "body": cut[1], "date_text": a["date_text"]}, rng)
 
 
+def prefixed_trimmed(a: Article, rng: random.Random) -> tuple[str, str] | None:
+    """A trimmed copy under a prefixed title, keeping the date line and the headline."""
+    cut = trimmed(a, rng)
+    if cut is None:
+        return None
+    return title_prefix({"title": cut[0], "body": cut[1], "date_text": a["date_text"]}, rng)
+
+
 EDITS: dict[str, Callable[[Article, random.Random], tuple[str, str] | None]] = {
     "title_prefix": title_prefix,
     "credit_line": credit_line,
@@ -172,7 +193,26 @@ EDITS: dict[str, Callable[[Article, random.Random], tuple[str, str] | None]] = {
     "combined": combined,
     "combined_and_trimmed": combined_trimmed,
 }
-TRIMMED = {"last_paragraph_trimmed", "combined_and_trimmed"}
+# Edits of the stored side too: the original as the extractor stores it (no date line,
+# no repeated headline) against a copy that keeps both in its text.
+ORIGINAL_EDITS: dict[str, Callable[[Article, random.Random | None], tuple[str, str]]] = {}
+for _name, _edit in {
+    "headline_removed": headline_removed,
+    "date_and_headline_removed": extracted,
+}.items():
+    EDITS[_name] = _edit
+for _name, _edit in {
+    "vs_extracted: title_prefix": title_prefix,
+    "vs_extracted: rewrapped": rewrapped,
+    "vs_extracted: combined": combined,
+    "vs_extracted: trimmed": trimmed,
+    "vs_extracted: prefixed_trimmed": prefixed_trimmed,
+    "vs_extracted: combined_trimmed": combined_trimmed,
+}.items():
+    EDITS[_name] = _edit
+    ORIGINAL_EDITS[_name] = extracted
+TRIMMED = {name for name in EDITS if "trimmed" in name}
+ORDERS = ("original first", "copy first")
 
 
 def kept_share(a: Article) -> float:
@@ -255,6 +295,18 @@ class Index:
     def lookup(self, sig: dedup.Signature, exclude: int = -1) -> int | None:
         cands = [(i, self.sigs[i]) for i in self.candidates(sig, exclude)]
         return dedup.best_near_duplicate(sig, cands)
+
+    def replace(self, i: int, sig: dedup.Signature) -> dedup.Signature:
+        """Put `sig` in slot `i` (its keys too); return the signature it replaced."""
+        old = self.sigs[i]
+        for k in self.keys[i]:
+            self.buckets[k].remove(i)
+            if not self.buckets[k]:
+                del self.buckets[k]
+        self.sigs[i], self.keys[i] = sig, dedup.band_keys(sig)
+        for k in self.keys[i]:
+            self.buckets[k].append(i)
+        return old
 
 
 def _cpu_us(fn: Callable[[], object], n: int) -> float:
@@ -354,62 +406,91 @@ def main(argv: list[str] | None = None) -> int:
     def cluster(i: int) -> set[int]:
         return {i} | copies_of[i]
 
-    # -- true duplicates made by edits
+    # -- true duplicates made by edits, in both arrival orders: the stored side sits in
+    # the original's slot of the index (the copy itself when the copy came first)
     sample = rng.sample(range(len(rows)), min(args.sample, len(rows)))
-    print(f"\n== edited copies of {len(sample)} articles, each looked up in the full index")
     print(
-        f"{'edit':<30}{'pairs':>7}{'merged':>8}{'missed':>8}{'missed %':>10}{'false':>7}"
-        f"{'other copy':>12}"
+        f"\n== edited copies of {len(sample)} articles, each looked up in the full index, "
+        "in both arrival orders"
     )
-    total = Counter()
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    header = f"{'pairs':>7}{'merged':>8}{'missed':>8}{'missed %':>10}{'false':>7}{'other':>7}"
+    print(f"{'edit':<36}" + "".join(f"{order:^47}" for order in ORDERS))
+    print(f"{'':<36}" + header * len(ORDERS))
+    totals = {order: Counter() for order in ORDERS}
+    reasons: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     missed_examples = []
     for name, edit in EDITS.items():
-        c: dict[str, Counter[str]] = defaultdict(Counter)
+        c: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         for i in sample:
             out = edit(rows[i], rng)
             if out is None:
                 continue
-            sig = dedup.signature(*out)
-            found = index.lookup(sig)
+            copy = dedup.signature(*out)
+            make_original = ORIGINAL_EDITS.get(name)
+            original = (
+                dedup.signature(*make_original(rows[i], rng)) if make_original else index.sigs[i]
+            )
             row_keys = [name]
             if name in TRIMMED:
                 half = ">=" if kept_share(rows[i]) >= 0.5 else "<"
                 row_keys.append(f"{name}, keeping {half} half")
-            if found is None:
-                outcome = "missed"
-                if i not in index.candidates(sig):
-                    why = "no LSH candidate"
-                else:
-                    why = dedup.rejection(sig, index.sigs[i]) or "?"
+            in_scope = name not in TRIMMED or half == ">="
+            for order in ORDERS:
+                stored, new = (original, copy) if order == ORDERS[0] else (copy, original)
+                corpus_sig = index.replace(i, stored)
+                try:
+                    found = index.lookup(new)
+                    if found is None:
+                        outcome = "missed"
+                        if i not in index.candidates(new):
+                            why = "no LSH candidate"
+                        else:
+                            why = dedup.rejection(new, stored) or "?"
+                        for row in row_keys:
+                            reasons[(order, row)][why] += 1
+                        missed_examples.append((order, name, i, why))
+                    elif found in cluster(i):
+                        outcome = "merged"
+                    elif _same_release(rows[i], rows[found]):
+                        outcome = "merged"  # another copy of the same release in the corpus
+                        c[(order, name)]["other"] += 1
+                    else:
+                        outcome = "false"
+                        print(
+                            f"  false merge ({order}): {name} of id {rows[i]['id']} "
+                            f"-> id {rows[found]['id']}"
+                        )
+                finally:
+                    index.replace(i, corpus_sig)
                 for row in row_keys:
-                    reasons[row][why] += 1
-                missed_examples.append((name, i, why))
-            elif found in cluster(i):
-                outcome = "merged"
-            elif _same_release(rows[i], rows[found]):
-                outcome = "merged"  # another copy of the same release already in the corpus
-                c[name]["other"] += 1
-            else:
-                outcome = "false"
-                print(f"  false merge: {name} of id {rows[i]['id']} -> id {rows[found]['id']}")
-            for row in row_keys:
-                c[row]["pairs"] += 1
-                c[row][outcome] += 1
-        total.update(c[name])
-        _print_row(name, c[name])
-        for half in (">=", "<"):
-            if f"{name}, keeping {half} half" in c:
-                _print_row(f"  keeping {half} half", c[f"{name}, keeping {half} half"])
-    _print_row("all", total)
-    print("missed, by the rule that rejected the original (`dedup.rejection`):")
-    for row, counts in reasons.items():
-        print(f"  {row}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
-    for name, i, why in missed_examples[: args.show]:
-        s = index.sigs[i]
+                    c[(order, row)]["pairs"] += 1
+                    c[(order, row)][outcome] += 1
+                totals[order]["pairs"] += 1
+                totals[order][outcome] += 1
+                if in_scope:
+                    totals[order]["scope pairs"] += 1
+                    totals[order][f"scope {outcome}"] += 1
+        rows_of = [name] + [f"{name}, keeping {h} half" for h in (">=", "<")]
+        for row in rows_of:
+            if (ORDERS[0], row) in c:
+                label = row if row == name else "  keeping " + row.split("keeping ")[1]
+                print(f"{label[:35]:<36}" + "".join(_cells(c[(o, row)]) for o in ORDERS))
+    print(f"{'all':<36}" + "".join(_cells(totals[o]) for o in ORDERS))
+    print("\nper arrival order, copies keeping >= half of the text (every untrimmed edit too):")
+    for order in ORDERS:
+        t = totals[order]
         print(
-            f"  missed {name} ({why}): id {rows[i]['id']}, {s.size} shingles, "
-            f"{rows[i]['title'][:60]}"
+            f"  {order:<15} pairs {t['scope pairs']:>6}  missed {t['scope missed']:>4} "
+            f"({100 * t['scope missed'] / max(1, t['scope pairs']):.2f}%)  "
+            f"false merges {t['false']}"
+        )
+    print("missed, by the rule that rejected the pair (`dedup.rejection`, new item first):")
+    for (order, row), counts in reasons.items():
+        print(f"  {order}, {row}: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    for order, name, i, why in missed_examples[: args.show]:
+        print(
+            f"  missed ({order}) {name} ({why}): id {rows[i]['id']}, "
+            f"{index.sigs[i].size} shingles, {rows[i]['title'][:60]}"
         )
 
     # -- distinct same-topic pairs. A merged pair is always among the corpus-scale
@@ -442,6 +523,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     for a, b in unconfirmed[: args.show]:
         _show(rows[a], rows[b], index.sigs[a], index.sigs[b])
+    for label, prefix in TEMPLATES.items():
+        members = [p for p in series if re.sub(r"\s+", "", rows[p[0]]["title"]).startswith(prefix)]
+        together = [p for p in members if p in merged and p not in same_release]
+        print(f"  {label}: {len(members)} consecutive pairs, merged unconfirmed {len(together)}")
+    by_hash: dict[str, set[str]] = defaultdict(set)
+    by_body: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        title = " ".join(row["title"].split())
+        by_hash[dedup.content_hash(row["title"], row["body"])].add(title)
+        by_body[_body_hash(row["body"])].add(title)
+    print(
+        "exact content hash shared by different titles: "
+        f"{sum(len(t) > 1 for t in by_hash.values())} hashes "
+        f"(a hash of the body alone: {sum(len(t) > 1 for t in by_body.values())})"
+    )
 
     # -- timings
     print(f"\n== timings (CPU time, median of {args.runs} runs over 300 articles)")
@@ -468,11 +564,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_row(label: str, c: Counter[str]) -> None:
-    print(
-        f"{label:<30}{c['pairs']:>7}{c['merged']:>8}{c['missed']:>8}"
-        f"{100 * c['missed'] / max(1, c['pairs']):>9.2f}%{c['false']:>7}{c['other']:>12}"
+def _cells(c: Counter[str]) -> str:
+    return (
+        f"{c['pairs']:>7}{c['merged']:>8}{c['missed']:>8}"
+        f"{100 * c['missed'] / max(1, c['pairs']):>9.2f}%{c['false']:>7}{c['other']:>7}"
     )
+
+
+TEMPLATES = {  # title series from one template: must stay apart
+    "cabinet summaries": "สรุปข่าวการประชุมคณะรัฐมนตรี",
+    "weekly excise seizures": "ผลการปราบปราม",
+    "daily COVID-19 reports": "รายงานข่าวกรณีโรคติดเชื้อ",
+}
+
+
+def _body_hash(body: str) -> str:
+    """The content hash before it covered the title (body lines only), for comparison."""
+    lines = dedup._normalised_lines(body)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def _series_pairs(rows: list[Article]) -> set[tuple[int, int]]:

@@ -179,6 +179,8 @@ EMPTY_BIN = 0xFFFFFFFF
 # Furniture before the headline (site name, date lines, a print link) is at most this
 # many characters of the stream; the headline must start within them to be cut at.
 PREAMBLE_CHARS = 150
+# A page's date line is among its first lines (after a republisher's site-name line).
+DATE_LINES = 4
 
 # Verification thresholds (defaults of `Thresholds`): safe to change at any time.
 MIN_SHINGLES = 120
@@ -215,11 +217,22 @@ _FIGURE = re.compile(
     r"|(?P<day>\d{1,2})/(?P<month>\d{1,2})/(?P<year>\d{2,4})\b"
     rf"|(?P<number>\d+)\s*(?P<month_name>{_MONTHS})?)"
 )
+# A date: `7 ตุลาคม 2562`, `7 ต.ค. 62`, `07/10/2562`, maybe with a time after it.
+_DATE = (
+    rf"(?:(?P<day>\d{{1,2}})\s*(?P<month_name>{_MONTHS})\s*(?:พ\.\s?ศ\.\s*)?(?P<year>\d{{4}}|\d{{2}})"
+    r"|(?P<nday>\d{1,2})/(?P<nmonth>\d{1,2})/(?P<nyear>\d{4}|\d{2}))"
+    r"(?!\d)(?:\s*(?:เวลา\s*)?\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:น\.)?)?"
+)
+# A line that is a date and nothing else: `วันจันทร์ที่ 7 ตุลาคม 2562`, `วันที่ : 07/10/2562 13:41`.
+_DATE_LINE = re.compile(r"(?:[ก-๛]{0,24}\s*[:：]?\s*)?" + _DATE)
+_DATE_IN_TEXT = re.compile(r"(?<!\d)" + _DATE)
+_DATE_LINE_CHARS = 60
 _MIX = 0x9E3779B1  # odd 32-bit constant (golden ratio): spreads CRC-32's bits
 _MASK32 = 0xFFFFFFFF
 _BIN_BITS = NUM_BINS.bit_length() - 1
-_HEADER = struct.Struct("<BHHI")  # format version, bins, numbers, size
-_VERSION = 1
+_HEADER_V1 = struct.Struct("<BHHI")  # format version, bins, numbers, size
+_HEADER = struct.Struct("<BHHII")  # the same and the date (yyyymmdd in B.E., 0: none)
+_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -248,61 +261,135 @@ def _normalised_lines(text: str) -> tuple[str, ...]:
     return tuple(line for line in lines if line and not _CREDIT_LINE.match(line))
 
 
+@lru_cache(maxsize=16)
+def _normalised_title(title: str) -> str:
+    return " ".join(normalize_text(title).split())
+
+
 def content_hash(title: str, body: str) -> str:
-    """Hash of the normalised body (title when the body is empty)."""
-    lines = _normalised_lines(body or title)
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    """Hash of the normalised title and body: one body under two titles is two releases.
+
+    Cabinet-meeting stubs of different days share their whole body (`พลเอก ประยุทธ์
+    จันทร์โอชา นายกรัฐมนตรี เป็นประธานการประชุมคณะรัฐมนตรี`); only the title tells them
+    apart. A copy under a prefixed title is left to the near-duplicate rules.
+    """
+    text = "\n".join(_normalised_lines(body)) if body else ""
+    return hashlib.sha256(f"{_normalised_title(title)}\x00{text}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Signature:
-    """An item's text in a few hundred bytes: MinHash minima, set size, number hashes."""
+    """An item's text in a few hundred bytes: MinHash minima, set size, number hashes, date.
+
+    `date` is the date line's day as yyyymmdd in the Buddhist era, 0 when the text
+    has no date line (the extractor drops it from the pages it knows).
+    """
 
     mins: tuple[int, ...]
     size: int
     numbers: tuple[int, ...] = ()
+    date: int = 0
 
     def to_bytes(self) -> bytes:
         """Pack for a SQLite BLOB (4 bytes per value, ~0.6 KB for an article)."""
-        header = _HEADER.pack(_VERSION, len(self.mins), len(self.numbers), self.size)
+        header = _HEADER.pack(_VERSION, len(self.mins), len(self.numbers), self.size, self.date)
         values = self.mins + self.numbers
         return header + struct.pack(f"<{len(values)}I", *values)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
-        """Unpack what `to_bytes` made; ValueError on anything else."""
+        """Unpack what `to_bytes` made (version 1: no date); ValueError on anything else."""
         try:
-            version, bins, count, size = _HEADER.unpack_from(data)
-            values = struct.unpack_from(f"<{bins + count}I", data, _HEADER.size)
-        except struct.error as exc:
+            version = data[0]
+            header = _HEADER_V1 if version == 1 else _HEADER
+            version, bins, count, size, *date = header.unpack_from(data)
+            values = struct.unpack_from(f"<{bins + count}I", data, header.size)
+        except (struct.error, IndexError) as exc:
             raise ValueError(f"not a dedup signature: {exc}") from None
-        if version != _VERSION or len(data) != _HEADER.size + 4 * (bins + count):
-            raise ValueError(f"not a version {_VERSION} dedup signature")
-        return cls(values[:bins], size, values[bins:])
+        if version not in (1, _VERSION) or len(data) != header.size + 4 * (bins + count):
+            raise ValueError(f"not a version 1 or {_VERSION} dedup signature")
+        return cls(values[:bins], size, values[bins:], date[0] if date else 0)
 
 
-def _kept_lines(title: str, body: str) -> list[str]:
-    return [line for line in _normalised_lines(body or title) if not _NO_LETTERS.match(line)]
+def _date_of(line: str) -> int:
+    """The date of a line that is a date and nothing else, as yyyymmdd (B.E.), else 0."""
+    if len(line) > _DATE_LINE_CHARS:
+        return 0
+    found = _DATE_LINE.fullmatch(line)
+    return _date_value(found) if found else 0
 
 
-def _signed(title: str, body: str) -> tuple[str, str]:
-    """The stream to shingle (from the headline on) and the text to take figures from.
+def _date_value(found: re.Match[str]) -> int:
+    if found["day"]:
+        day, month, year = int(found["day"]), _MONTH_NUMBERS[found["month_name"]], found["year"]
+    else:
+        day, month, year = int(found["nday"]), int(found["nmonth"]), found["nyear"]
+    number = int(year)
+    if len(year) == 2:  # `7 ต.ค. 62`: a short Buddhist-era year
+        number += 2500
+    elif number < 2400:  # a Christian-era year
+        number += 543
+    return number * 10_000 + month * 100 + day if 1 <= month <= 12 and 1 <= day <= 31 else 0
 
-    Lines before the headline in the body (a date line, a republisher's site name
-    and date, a print link) are page furniture each site writes its own way, so
-    they are not shingled; their figures count, written either way (`_numbers`).
-    The headline is looked for in the stream, so re-wrapped copies are cut alike.
+
+def _text_offset(joined: str, count: int) -> int:
+    """Where in `joined` its stream (`_NOT_TEXT` removed) reaches `count` characters."""
+    pos = seen = 0
+    for gap in _NOT_TEXT.finditer(joined):
+        if seen + gap.start() - pos >= count:
+            break
+        seen += gap.start() - pos
+        pos = gap.end()
+    return pos + count - seen
+
+
+@dataclass(frozen=True)
+class _Signed:
+    stream: str  # shingled
+    figures: str  # figures taken from
+    date: int
+
+
+def _signed(title: str, body: str) -> _Signed:
+    """What is signed: the stream to shingle, the text to take figures from, the date.
+
+    Both sides of a comparison are signed over the same span however the page was
+    extracted. The headline (the title) always starts the stream, whether the body
+    repeats it or not (the extractor drops it from the pages it knows, a copy keeps
+    it), and what comes before it in the body (a date line, a republisher's site
+    name and date, a print link) is furniture each site writes its own way: not
+    shingled, no figures. The headline is looked for in the stream, so a re-wrapped
+    copy is cut alike. Figures come from the title and the text. The date: the last
+    date in that furniture, else of a line among the first `DATE_LINES` that is a
+    date and nothing else (left out of stream and figures too); it is compared as a
+    date (`_figures_against`), since the extractor drops the date line of some pages.
     """
-    joined = "\n".join(_kept_lines(title, body))
+    lines = [line for line in _normalised_lines(body or title) if not _NO_LETTERS.match(line)]
+    date = 0
+    for i, line in enumerate(lines[:DATE_LINES]):
+        day = _date_of(line)
+        if day:
+            date, lines[i] = day, ""  # the last one: nearest the text, the release's own
+    joined = "\n".join(line for line in lines if line)
     stream = _NOT_TEXT.sub("", joined)
-    headline = _NOT_TEXT.sub("", normalize_text(title)) if body and title else ""
+    if not (body and title):
+        return _Signed(stream, joined, date)
+    title = _normalised_title(title)
+    headline = _NOT_TEXT.sub("", title)
     start = stream.find(headline, 0, PREAMBLE_CHARS + len(headline)) if headline else -1
-    return (stream[start:] if start > 0 else stream), joined
+    if start < 0:
+        return _Signed(headline + stream, f"{title}\n{joined}", date)
+    if start > 0:  # furniture before the headline, maybe a date re-wrapped into one line
+        offset = _text_offset(joined, start)
+        dates = [_date_value(m) for m in _DATE_IN_TEXT.finditer(joined, 0, offset)]
+        date = date or next((d for d in reversed(dates) if d), 0)
+        joined = joined[offset:]
+    return _Signed(stream[start:], f"{title}\n{joined}", date)
 
 
 def shingle_text(title: str, body: str) -> str:
     """The character stream that is shingled (for inspection and tests)."""
-    return _signed(title, body)[0]
+    return _signed(title, body).stream
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -324,10 +411,17 @@ def _numbers(text: str) -> tuple[int, ...]:
     return tuple(sorted(zlib.crc32(f.encode()) for f in figures)[:NUMBERS_KEPT])
 
 
+@lru_cache(maxsize=256)
+def _date_figures(date: int) -> frozenset[int]:
+    """A date's figures, hashed as `_numbers` hashes them: day, month token, year."""
+    year, month, day = date // 10_000, date // 100 % 100, date % 100
+    return frozenset(zlib.crc32(f.encode()) for f in (str(day), f"m{month}", str(year)))
+
+
 def signature(title: str, body: str) -> Signature:
-    """Sign the normalised body from its headline on (the title when the body is empty)."""
-    text, figures = _signed(title, body)
-    data = text.encode("utf-32-le")
+    """Sign the title and the body from its headline on (the title when the body is empty)."""
+    signed = _signed(title, body)
+    data = signed.stream.encode("utf-32-le")
     width = 4 * SHINGLE_CHARS
     shingles = {data[i : i + width] for i in range(0, max(len(data) - width, 0) + 1, 4)}
     shingles.discard(b"")
@@ -338,7 +432,7 @@ def signature(title: str, body: str) -> Signature:
         value = mixed >> _BIN_BITS
         if value < mins[mixed & low]:
             mins[mixed & low] = value
-    return Signature(tuple(mins), len(shingles), _numbers(figures))
+    return Signature(tuple(mins), len(shingles), _numbers(signed.figures), signed.date)
 
 
 def band_keys(sig: Signature) -> list[int]:
@@ -398,27 +492,53 @@ def _sampled_numbers(a: Signature, b: Signature) -> tuple[set[int], set[int]]:
     return x, y
 
 
+def _figures_against(a: Signature, b: Signature) -> tuple[set[int], set[int]]:
+    """`a`'s figures and `b`'s, to ask which of `a`'s `b` lacks, dates compared evenly.
+
+    `b`'s date counts among its figures (a re-wrapped copy's date line is text, its
+    figures plain figures); `a`'s date is held against `b` only when `b` has a date
+    too: a date line the extractor dropped is no figure `b` lacks.
+    """
+    x, y = _sampled_numbers(a, b)
+    if b.date:
+        y |= _date_figures(b.date)
+        if a.date:
+            x |= _date_figures(a.date)
+    return x, y
+
+
 def numbers_missing(a: Signature, b: Signature) -> float:
     """Share of one side's numbers absent from the other, in the direction where it is lower."""
-    x, y = _sampled_numbers(a, b)
-    if not x or not y:
-        return 0.0
-    return min(len(x - y) / len(x), len(y - x) / len(y))
+    shares = []
+    for one, other in ((a, b), (b, a)):
+        x, y = _figures_against(one, other)
+        if not x or not y:
+            return 0.0
+        shares.append(len(x - y) / len(x))
+    return min(shares)
 
 
 def rejection(
     a: Signature, b: Signature, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> str | None:
-    """Why the new item `a` is not a copy of the stored item `b`, or None when it is.
+    """Why `a` and `b` are not one release, or None when they are (either is a copy of the other).
 
-    Reasons: `short`, `numbers`, `added` (too much text of its own); for a trimmed
-    copy `contained` (too little of it in `b`), `alike` (changed on both sides alike)
-    and `kept` (too little of `b` kept). The rules and their cases: module docstring.
+    The reason is the one for `a` read as the copy: `short`, `numbers`, `added` (too
+    much text of its own); for a trimmed copy `contained` (too little of it in `b`),
+    `alike` (changed on both sides alike) and `kept` (too little of `b` kept). The
+    rules and their cases: module docstring.
     """
-    return _rejection(a, b, thresholds, *_compare(a, b))
+    eq, lt, gt = _compare(a, b)
+    forward = _copy_rejection(a, b, thresholds, eq, lt, gt)
+    if forward is None or _copy_rejection(b, a, thresholds, eq, gt, lt) is None:
+        return None
+    return forward
 
 
-def _rejection(a: Signature, b: Signature, t: Thresholds, eq: int, lt: int, gt: int) -> str | None:
+def _copy_rejection(
+    a: Signature, b: Signature, t: Thresholds, eq: int, lt: int, gt: int
+) -> str | None:
+    """Why `a` is not a copy of `b` (lines added, an ending cut), or None when it is."""
     if min(a.size, b.size) < t.min_shingles:
         return "short"
     if eq >= t.jaccard_min * (eq + lt + gt):
@@ -436,20 +556,28 @@ def _rejection(a: Signature, b: Signature, t: Thresholds, eq: int, lt: int, gt: 
         return "alike"
     if own * a.size < t.length_ratio_min * b.size:
         return "kept"
-    x, y = _sampled_numbers(a, b)
+    x, y = _figures_against(a, b)
     return "numbers" if x - y else None  # furniture adds no figures; the cut ending may
 
 
 def is_near_duplicate(
     a: Signature, b: Signature, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> bool:
-    """Whether the new item `a` is a copy of the stored item `b` (rules: module docstring).
+    """Whether `a` and `b` are one release: either is a copy of the other (module docstring).
 
-    Not symmetric: `a` may add a few lines (`added_max` shingles) and lose about
-    half of `b`, so a trimmed copy of `b` is one, but a newer follow-up that
-    quotes `b` whole and adds a paragraph is not.
+    Symmetric: a trimmed copy that arrived first and its original that arrives
+    later merge as the other way round. A follow-up that quotes an earlier
+    release whole is told apart by its date line, when both texts have one.
     """
     return rejection(a, b, thresholds) is None
+
+
+def _fuller(a: Signature, b: Signature, t: Thresholds, eq: int, lt: int, gt: int) -> bool:
+    """Whether `a` has over `added_max` shingles more of its own text than `b`: more than
+    any furniture a copy adds, so text `b` lost (`b` is a trimmed copy of `a`)."""
+    own_a = lt / (eq + lt) * a.size if eq + lt else 0.0
+    own_b = gt / (eq + gt) * b.size if eq + gt else 0.0
+    return own_a - own_b > t.added_max
 
 
 def best_near_duplicate(
@@ -458,22 +586,39 @@ def best_near_duplicate(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> int | None:
     """The id of the most similar verified candidate (lowest id on a tie), or None."""
-    best: tuple[float, int] | None = None
+    found = _best(sig, candidates, thresholds)
+    return None if found is None else found[0]
+
+
+def _best(
+    sig: Signature, candidates: Sequence[tuple[int, Signature]], t: Thresholds
+) -> tuple[int, bool] | None:
+    """(id, whether `sig` is fuller than it) of the most similar verified candidate."""
+    best: tuple[float, int, bool] | None = None
     for item_id, other in candidates:
         eq, lt, gt = _compare(sig, other)
-        if _rejection(sig, other, thresholds, eq, lt, gt) is None:
-            key = (eq / (eq + lt + gt) if eq else 0.0, -item_id)
-            if best is None or key > best:
+        if (
+            _copy_rejection(sig, other, t, eq, lt, gt) is None
+            or _copy_rejection(other, sig, t, eq, gt, lt) is None
+        ):
+            key = (eq / (eq + lt + gt) if eq else 0.0, -item_id, _fuller(sig, other, t, eq, lt, gt))
+            if best is None or key[:2] > best[:2]:
                 best = key
-    return None if best is None else -best[1]
+    return None if best is None else (-best[1], best[2])
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """`new`, `known` (same URL) or `duplicate` (same content elsewhere) and the stored id."""
+    """`new`, `known` (same URL) or `duplicate` (same content elsewhere) and the stored id.
+
+    `replaces_text`: the duplicate is the fuller text, the stored item a trimmed copy
+    that arrived first; the stored item should take this item's title and body
+    (without a new alert).
+    """
 
     kind: str
     item_id: int | None = None
+    replaces_text: bool = False
 
 
 def classify(
@@ -496,7 +641,7 @@ def classify(
         return Verdict("duplicate", id_by_hash)
     if near_candidates:
         sig = sig or signature(item.title, item.body)
-        found = best_near_duplicate(sig, near_candidates, thresholds)
+        found = _best(sig, near_candidates, thresholds)
         if found is not None:
-            return Verdict("duplicate", found)
+            return Verdict("duplicate", found[0], replaces_text=found[1])
     return Verdict("new")
