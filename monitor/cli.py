@@ -251,3 +251,49 @@ for _command in cli_archive.COMMANDS:
 
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="monitor")
+
+
+@cli.command("tune")
+@click.argument(
+    "more_labels", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--labels",
+    "label_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL of {id, <topic>: 0|1|2[, title, body]}; repeat for more files.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=Path("config/topics.toml"),
+    show_default=True,
+    help="Rules to start from.",
+)
+@click.option(
+    "--articles",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSONL(.gz) of articles (id, title, body) for labels without text.",
+)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="New rules file (default: RULES.tuned.toml beside RULES).")  # fmt: skip
+def tune_command(
+    more_labels: tuple[Path, ...],
+    label_paths: tuple[Path, ...],
+    rules_path: Path,
+    articles: Path | None,
+    out: Path | None,
+) -> None:
+    """Fit term weights and thresholds from labels; write them beside the rules.
+
+    `--labels A.jsonl B.jsonl` reads both (the files after the first are arguments)."""
+    from monitor.tune import TuneError, run
+
+    try:
+        run([*label_paths, *more_labels], rules_path, out, articles, load_rules, echo)
+    except TuneError as exc:
+        echo(f"error: {exc}", err=True, one_line=True)
+        sys.exit(1)

@@ -528,3 +528,19 @@ def match(title: str, body: str, rules: Rules) -> Match:
         text = normalize_text(raw)
         fields[field] = (text, _scan(text, automaton))
     return Match(tuple(_judge(topic, fields, raws) for topic in rules.topics))
+
+
+def explain(title: str, body: str, rules: Rules) -> dict[str, dict[str, float]]:
+    """Per topic, each term found and its factor: what it added to the score divided by
+    its weight. The score is the sum of weight * factor (`monitor tune` fits weights on
+    these). The densest passage is chosen with the current weights."""
+    automaton = rules.automaton
+    fields: dict[str, tuple[str, _Found]] = {}
+    for field, raw in (("title", title or ""), ("body", body or "")):
+        text = normalize_text(raw)
+        fields[field] = (text, _scan(text, automaton))
+    factors = {}
+    for topic in rules.topics:
+        _, shown = _score(_topic_hits(topic, fields))
+        factors[topic.name] = {text: factor for text, (_, _, factor) in shown.items()}
+    return factors
