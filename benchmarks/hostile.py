@@ -42,7 +42,18 @@ Expectations (held when ...):
 - second serve (a second `monitor serve` on the same data): it exits non-zero within
   10 s saying another instance runs;
 - dead source visibility (`status` after each charset and year-1 run): the hostile
-  source is listed; with an error `status` exits 1, without one its item was stored.
+  source is listed; with an error `status` exits 1, without one its item was stored;
+- escapes in HTTP reason (a 500 whose reason phrase holds OSC and CSI): no ESC byte in
+  what `run --once`, `status` or `sources` print;
+- refused article (size) (one article of a listing over the 5 MB cap): `run --once` and
+  `status` exit 1, and status says the page failed;
+- sitemap index, max_pages 1: the newest child sitemap's item is stored;
+- damaged database (the items table's pages overwritten): `status`, `search` and
+  `run --once` exit 2 with one line naming the file;
+- file modes: the database is created 0600 and its folder 0700;
+- secret typed as a name (a bot token as `url_env`): exit 2, the token not echoed;
+- credentials in source URL (`http://reader:hunter2@…`): the password is printed by
+  neither `run --once`, `status` nor `sources`.
 
 Exit status: 0 when every attack held, 1 when one failed, 2 on a harness error.
 """
@@ -55,6 +66,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -92,6 +104,7 @@ SECRET_BODY = (
 )
 HTML = "text/html; charset=utf-8"
 XML = "application/xml; charset=utf-8"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 RSS_DATE = "Tue, 08 Oct 2019 09:30:00 +0700"
 ARTICLE_RULES = """
 [sources.hostile.article]
@@ -168,8 +181,7 @@ def rss(items: list[tuple[str, str, str, str]]) -> bytes:
 def sitemap(entries: list[tuple[str, str]]) -> bytes:
     urls = "".join(f"<url><loc>{_esc(loc)}</loc><lastmod>{m}</lastmod></url>" for loc, m in entries)
     return (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+        f'<?xml version="1.0" encoding="utf-8"?><urlset xmlns="{SITEMAP_NS}">{urls}</urlset>'
     ).encode()
 
 
@@ -718,6 +730,134 @@ def dead_source(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
 
 
 # name(s), function: the rows in the order of the review.
+def _raw_reason(handler: Any) -> None:
+    """An HTTP 500 whose reason phrase clears the screen and sets the window title."""
+    body = b"oops"
+    handler.wfile.write(b"HTTP/1.1 500 \x1b]0;pwned\x07\x1b[2JBroken\r\nContent-Length: 4\r\n"
+                        b"Connection: close\r\n\r\n" + body)  # fmt: skip
+
+
+def reason_escapes(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    with Site() as site:
+        site.routes["/list"] = _raw_reason
+        lab.write_config(html_source(f"{site.url}/list"))
+        proc, seen = run_once(lab)
+        row = run_row(lab, "escapes in HTTP reason", proc, seen)
+    outputs = {name: lab.monitor(name).stdout_bytes for name in ("status", "sources")}
+    outputs["run"] = proc.stdout_bytes + proc.stderr.encode()
+    dirty = [name for name, out in outputs.items() if b"\x1b" in out]
+    row.verdict = "failed" if dirty else "held"
+    row.why = f"ESC printed by: {', '.join(dirty) or 'none'}"
+    return [row]
+
+
+def oversized_article(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    with Site() as site:
+        site.routes["/list"] = (200, {"Content-Type": HTML}, listing(["/news/1", "/news/2"]))
+        site.routes["/news/1"] = (200, {"Content-Type": HTML}, article())
+        big = article(body=HOSTILE_BODY + " ข่าว" * 2_000_000)  # ~20 MB, over the 5 MB cap
+        site.routes["/news/2"] = (200, {"Content-Type": HTML}, big)
+        lab.write_config(html_source(f"{site.url}/list"))
+        proc, seen = run_once(lab)
+        row = run_row(lab, "refused article (size)", proc, seen)
+    ok = proc.code == 1 and seen.status_code == 1 and "failed" in seen.error
+    row.verdict = "held" if ok else "failed"
+    row.why = f"run exit {row.exit}, status exit {seen.status_code}: {seen.error[:60] or 'ok'}"
+    return [row]
+
+
+def sitemap_index(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    with Site() as site:
+        children = "".join(
+            f"<sitemap><loc>{site.url}/map-{m}.xml</loc><lastmod>2026-0{m}-01</lastmod></sitemap>"
+            for m in range(1, 4)
+        )
+        index = f'<?xml version="1.0"?><sitemapindex xmlns="{SITEMAP_NS}">{children}</sitemapindex>'
+        site.routes["/sitemap.xml"] = (200, {"Content-Type": XML}, index.encode())
+        for m in range(1, 4):
+            site.routes[f"/map-{m}.xml"] = (
+                200, {"Content-Type": XML}, sitemap([(f"{site.url}/news/{m}", "")])
+            )  # fmt: skip
+            site.routes[f"/news/{m}"] = (200, {"Content-Type": HTML}, article())
+        lab.write_config(sitemap_source(f"{site.url}/sitemap.xml"))
+        proc, seen = run_once(lab)
+        row = run_row(lab, "sitemap index, max_pages 1", proc, seen)
+    row.verdict = "held" if seen.stored else "failed"
+    row.why = f"{seen.stored} item(s) stored from the newest sitemap"
+    return [row]
+
+
+def _overwrite_items(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = [r[0] for r in conn.execute(
+        "SELECT pageno FROM dbstat WHERE name IN (SELECT name FROM sqlite_master "
+        "WHERE tbl_name = 'items')"
+    )]  # fmt: skip
+    conn.close()
+    data = bytearray(db.read_bytes())
+    for page in pages:
+        data[(page - 1) * size : page * size] = b"\xa5" * size
+    db.write_bytes(bytes(data))
+
+
+def damaged_database(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    lab.write_config()
+    lab.monitor("run", "--once")
+    db = lab.data_dir / "monitor.db"
+    _overwrite_items(db)
+    commands = {"status": ("status",), "search": ("search",), "run": ("run", "--once")}
+    procs = {name: lab.monitor(*args) for name, args in commands.items()}
+    proc = procs["search"]
+    row = Row("damaged database", exit=",".join(exit_text(p) for p in procs.values()),
+              rss_mb=round(proc.peak_mb, 1), seconds=round(proc.seconds, 2))  # fmt: skip
+    lines = [(p.stderr.strip().splitlines() or [""])[-1] for p in procs.values()]
+    named = all(str(db) in line for line in lines)
+    row.verdict = "held" if named and all(p.code == 2 for p in procs.values()) else "failed"
+    row.why = f"exits {row.exit}; {'every line names the file' if named else lines[0][:70]}"
+    return [row]
+
+
+def file_modes(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    lab.write_config()
+    proc = lab.monitor("run", "--once")
+    db = lab.data_dir / "monitor.db"
+    modes = (oct(db.stat().st_mode & 0o777), oct(lab.data_dir.stat().st_mode & 0o777))
+    row = Row("file modes", exit=exit_text(proc), rss_mb=round(proc.peak_mb, 1),
+              seconds=round(proc.seconds, 2), healthy=lab.healthy_outcome())  # fmt: skip
+    row.verdict = "held" if modes == ("0o600", "0o700") else "failed"
+    row.why = f"monitor.db {modes[0]}, data dir {modes[1]}"
+    return [row]
+
+
+def secret_as_name(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    token = "123456789:AAH-secret-bot-token"
+    channel = f'[channels.chat]\nkind = "apprise"\nurl_env = "{token}"\n'
+    lab.write_config(channels=channel)
+    proc = lab.monitor("run", "--once")
+    row = Row("secret typed as a name", exit=exit_text(proc), rss_mb=round(proc.peak_mb, 1),
+              seconds=round(proc.seconds, 2))  # fmt: skip
+    echoed = token in proc.stderr or token in proc.stdout
+    row.verdict = "held" if proc.code == 2 and not echoed else "failed"
+    row.why = f"token {'echoed' if echoed else 'not echoed'} in the error"
+    return [row]
+
+
+def url_credentials(lab: Lab, dead: dict[str, Seen]) -> list[Row]:
+    with Site() as site:
+        url = f"{site.url}/private/list".replace("://", "://reader:hunter2@")
+        lab.write_config(html_source(url))
+        proc, seen = run_once(lab)
+        row = run_row(lab, "credentials in source URL", proc, seen)
+    shown = [lab.monitor(name).stdout for name in ("status", "sources")]
+    leaked = [n for n, out in zip(("run", "status", "sources"),
+              [proc.stdout + proc.stderr, *shown], strict=True) if "hunter2" in out]  # fmt: skip
+    row.verdict = "failed" if leaked else "held"
+    row.why = f"password shown by: {', '.join(leaked) or 'none'}"
+    return [row]
+
+
 ATTACKS: list[tuple[tuple[str, ...], Callable[[Lab, dict[str, Seen]], list[Row]]]] = [
     (("charset rot13",), charset("rot13")),
     (("charset idna",), charset("idna")),
@@ -736,6 +876,13 @@ ATTACKS: list[tuple[tuple[str, ...], Callable[[Lab, dict[str, Seen]], list[Row]]
     (("plain smtp login",), plain_smtp_login),
     (("second serve",), second_serve),
     (("dead source visibility",), dead_source),
+    (("escapes in HTTP reason",), reason_escapes),
+    (("refused article (size)",), oversized_article),
+    (("sitemap index, max_pages 1",), sitemap_index),
+    (("damaged database",), damaged_database),
+    (("file modes",), file_modes),
+    (("secret typed as a name",), secret_as_name),
+    (("credentials in source URL",), url_credentials),
 ]
 
 
