@@ -9,25 +9,35 @@ figures, cabinet summaries, a warning repeated a month later) stay two items.
 
 Heuristics, in order (`classify`):
 - Same page: the canonical URL key (`urls.url_key`) is already stored -> `known`.
-- Same text: the SHA-256 of the normalised body (`content_hash`: Thai
+- Same text: the SHA-256 of the normalised title and body (`content_hash`: Thai
   normalisation, case, spacing; credit lines such as `ที่มา:รัฐบาลไทย` and blank
-  lines removed) equals a stored item's -> `duplicate`.
+  lines removed) equals a stored item's -> `duplicate`. The title is hashed:
+  cabinet-meeting stubs of different days have one body (`พลเอก ประยุทธ์
+  จันทร์โอชา นายกรัฐมนตรี เป็นประธานการประชุมคณะรัฐมนตรี`) and only their titles
+  differ. (Hashes of the body alone, before, merged them: stored hashes must be
+  recomputed from the stored title and body.)
 - Near-duplicate: among the stored items sharing an LSH band key with the item's
   `Signature` (`near_candidates`), the most similar one that passes
   `is_near_duplicate` -> `duplicate` of it (the lowest id on a tie: the first
-  publication). Without candidates (the default) only the two rules above apply.
+  publication), with `replaces_text` when the new item is the fuller text (below).
+  Without candidates (the default) only the two rules above apply.
 
-The signature (`signature(title, body)`):
-- Text: the normalised body (the title when the body is empty) without credit
-  lines, lines without letters (page-view counter, a row of `*`), spacing and
-  punctuation, so re-wrapped or re-indented copies give the same stream; and
-  from the headline on: when the title starts within the first `PREAMBLE_CHARS`
-  (150) characters of the stream, what comes before it (the date line, a
-  republisher's site name and `วันที่ : 07/10/2562 13:41`, a print link) is
-  not shingled. Each site writes that furniture its own way. The headline is
-  found in the stream, so a re-wrapped copy is cut alike; no headline, no cut.
-  (The extractor drops a leading date line and the repeated headline of the
-  pages it knows, so on its bodies the cut seldom applies.)
+The signature (`signature(title, body)`) covers the same span of every copy,
+however its page was extracted (the extractor drops a leading date line and the
+repeated headline of the pages it knows; a copy elsewhere keeps them in its text):
+- Text: the title, then the normalised body (the title alone when the body is
+  empty) without credit lines, lines without letters (page-view counter, a row of
+  `*`), a date line, spacing and punctuation, so re-wrapped or re-indented copies
+  give the same stream; and from after the headline on: when the title starts
+  within the first `PREAMBLE_CHARS` (150) characters of the stream, it and what
+  comes before it (the date line, a republisher's site name and `วันที่ :
+  07/10/2562 13:41`, a print link) are not shingled again. Each site writes that
+  furniture its own way. The headline is found in the stream, so a re-wrapped
+  copy is cut alike; no headline in the body, no cut (the title still starts it).
+- `date`: the page's date, compared as a date, not as figures: the last date in
+  the furniture before the headline, else of a line among the first `DATE_LINES`
+  (4) that is a date and nothing else (`วันจันทร์ที่ 7 ตุลาคม 2562`, `วันที่ :
+  07/10/2562 13:41`); yyyymmdd in the Buddhist era, 0 when the text has none.
 - Shingles: every run of `SHINGLE_CHARS` (8) characters, hashed with CRC-32 of
   its UTF-32 bytes and mixed by a multiplication (CRC-32 alone is linear).
   Stable across processes (never Python's salted `hash`).
@@ -37,9 +47,9 @@ The signature (`signature(title, body)`):
   One hash per shingle instead of one per shingle and permutation: 128 classic
   permutations would cost ~15 ms per article in pure Python.
 - `size`: the number of distinct shingles.
-- `numbers`: CRC-32s of the figures of the whole body, date line included (the
-  date tells one day's release from another with the same headline: a trimmed
-  copy of corpus 5745 or 5800 left with its headline would merge into 5884),
+- `numbers`: CRC-32s of the figures of the title and the text (the furniture
+  and the date line left out: only one side may have them; corpus 23073's
+  "800 แห่ง" is in the headline only, which the extractor drops from the body),
   the smallest `NUMBERS_KEPT` (64) as a bottom-k sample. Figures: integers
   (thousands separators dropped, Thai digits already made Arabic), the month
   of a date as a token of its own (`7 ตุลาคม 2562` and `07/10/2562` give the
@@ -50,10 +60,20 @@ The signature (`signature(title, body)`):
   COVID-19 reports, cabinet summary stubs, a yearly ceremony) share 80-95% of
   their shingles; their figures differ.
 - Serialised by `Signature.to_bytes()` (~0.7 KB: 128 + up to 64 uint32 and a
-  header) and `Signature.from_bytes()`.
+  header with the date; format version 2) and `Signature.from_bytes()` (version
+  1, without a date, still loads).
 
-Verification (`rejection` names the rule that fails; `is_near_duplicate` is
-"none fails"; thresholds in `Thresholds`). Each bin's minimum over both texts
+Verification is of the pair, whichever arrived first: `a` and `b` are one
+release when `a` is a copy of `b` or `b` a copy of `a` by the rules below (a
+trimmed copy that arrives first must not make its original "a new item that
+adds text"; sources have different intervals, so copies often come first).
+`rejection` names the rule that fails for `a` read as the copy;
+`is_near_duplicate` is "one direction passes"; thresholds in `Thresholds`.
+`replaces_text`: the new item has over `added_max` shingles more text of its own
+than the stored one (more than furniture: the stored item is a trimmed copy).
+Figures are compared evenly (`_figures_against`): `b`'s date counts among its
+figures (a re-wrapped copy's date line is plain text), `a`'s is held against `b`
+only when `b` has a date too. Each bin's minimum over both texts
 lies in both (the minima are equal), in the new item `a` only (lower in `a`) or
 in the stored `b` only, in proportion to the shingles there. So the bins
 estimate `own`, the share of `a` found in `b`, and what `b` has that `a` lacks;
@@ -63,6 +83,8 @@ trimmed copies came out at 0.84-0.95 and were missed). In order:
 1. `short`: both texts have at least `MIN_SHINGLES` (120) shingles, about 150
    characters with the date line that is no longer shingled; shorter ones
    (title-only items, cabinet summary stubs) are left to the exact hash.
+   `date`: both texts have a date and they differ: a follow-up that quotes the
+   earlier day's release whole, dates included (7123/7165), is another release.
 2. Same text: estimated Jaccard >= `JACCARD_MIN` (0.9) and at most
    `NUMBERS_MISSING_MAX` (5%) of one side's sampled numbers absent from the
    other, in the better direction; else `numbers`. Tolerating one figure more
@@ -96,9 +118,9 @@ The module constants are the defaults of `Thresholds`; config can build one
 `length_ratio_min`, `numbers_missing_max`) and pass it to `classify`.
 `SHINGLE_CHARS`, `NUM_BINS`, `BAND_ROWS`, `NUMBERS_KEPT`, `PREAMBLE_CHARS` and
 the text and figures signed (above) define stored data: changing them means
-recomputing every stored signature and band key. Signatures stored before the
-headline cut and the date figures (same format, version 1) still load, but
-compared with new ones they miss copies: re-sign them once.
+recomputing every stored signature and band key. Signatures of version 1 (before
+the title was signed and the date compared as a date) still load, with no date,
+but compared with new ones they miss copies: re-sign them once.
 
 LSH (`band_keys`): 32 bands of 4 minima; two texts share at least one key with
 probability 1 - (1 - J**4)**32: 0.9997 at J = 0.8, 0.87 at J = 0.5. A trimmed
@@ -136,7 +158,11 @@ thaigov articles, shared 2-core machine, CPU time, medians of 3 runs):
 
 Known limits:
 - Merged, arguably wrongly: one text re-issued unchanged days or weeks later
-  (corpus 13669/14093, 15 days; 26432/27227, a month); a speech merged into
+  when one side has no date line (with both dated, they stay apart); a
+  follow-up that repeats an earlier release whole and adds at most as much
+  again, same day or undated (either order: read the other way, the earlier is
+  a trimmed copy keeping half; `replaces_text` then gives the item the
+  follow-up's text); a speech merged into
   the same-day report that quotes most of it (25037/25038); short and long
   versions of one event report (10055/10058), same-day or next-day rewrites
   (15785/15839, 33853/33855); a yearly or weekly release reused with at most 5%
@@ -150,8 +176,8 @@ Known limits:
   body to cut at; copies whose figures were re-typed (`1.5 ล้าน` vs
   `1,500,000`); texts under 120 shingles; rewritten or translated copies; about
   13% of pairs at Jaccard 0.5 are never proposed by LSH; a release posted again
-  on another day under a new date line, when its figures are few (the new date
-  is over 5% of them).
+  on another day under a new date line (`date`), or a copy whose republisher
+  replaced the original's date line with its own day.
 - The estimates are noisy (standard error ~0.035 at J = 0.8 with 128 bins, and
   one bin stands for 1/128 of a text, ~20 shingles of a long article, in
   `ADDED_MAX`), so pairs right at a threshold go either way.
@@ -541,6 +567,8 @@ def _copy_rejection(
     """Why `a` is not a copy of `b` (lines added, an ending cut), or None when it is."""
     if min(a.size, b.size) < t.min_shingles:
         return "short"
+    if a.date and b.date and a.date != b.date:  # a follow-up quoting the earlier day's text
+        return "date"
     if eq >= t.jaccard_min * (eq + lt + gt):
         return None if numbers_missing(a, b) <= t.numbers_missing_max else "numbers"
     own = eq / (eq + lt) if eq else 0.0

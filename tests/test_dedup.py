@@ -326,8 +326,8 @@ def test_a_re_issued_list_with_changed_counts_is_not_a_trimmed_copy():
 
 @pytest.mark.parametrize("day", ["วันอาทิตย์ที่ 6", "วันอังคารที่ 8"])
 def test_a_headline_left_over_from_one_day_is_not_another_days_release(day: str):
-    """Corpus 5745, 5800 and 5884: one headline on three days of August (the 8th of
-    August must not pass for a figure 8); a copy cut down to the headline keeps its date."""
+    """Corpus 5745, 5800 and 5884: one headline on three days of August; a copy cut down
+    to the headline keeps its date line, compared as a date."""
     headline = (
         "ผู้บริหารกระทรวงอุตสาหกรรม ตรวจเยี่ยมและให้กำลังใจเจ้าหน้าที่ในการจัดเตรียมอาหาร"
         "เพื่อบริการประชาชนที่มาร่วมถวายสักการะพระบรมศพ"
@@ -339,14 +339,23 @@ def test_a_headline_left_over_from_one_day_is_not_another_days_release(day: str)
         "วันนี้ รองปลัดกระทรวงอุตสาหกรรม ตรวจเยี่ยมและให้กำลังใจเจ้าหน้าที่สำนักงานปลัดกระทรวง",
     )
     assert dedup.containment(remnant, another_day) == 1.0
-    assert dedup.rejection(remnant, another_day) == "numbers"
+    assert dedup.rejection(remnant, another_day) == "date"
 
 
 def test_rejection_names_the_rule():
     whole = signature(TITLE, BODY)
     assert dedup.rejection(whole, whole) is None
     assert dedup.rejection(signature("", "ประชุมคณะรัฐมนตรี"), whole) == "short"
-    assert dedup.rejection(signature(TITLE, _follow_up()), whole) == "added"
+    assert dedup.rejection(signature(TITLE, _follow_up()), whole) == "date"
+    longer = "\n".join(
+        [
+            BODY,
+            *SECOND_WARNING.split("\n")[2:],
+            _excise_week(2, 8, "ตุลาคม", 4, "1"),
+            _roadshow("ตาก"),
+        ]
+    )
+    assert dedup.rejection(signature(TITLE, longer), whole) == "added"  # nor `whole` kept half
     assert dedup.rejection(signature(TITLE, "\n".join(LINES[:3])), whole) == "kept"
     a, b = signature("", _roadshow("โคราช")), signature("", _roadshow("อุดรธานี"))
     assert {dedup.rejection(a, b), dedup.rejection(b, a)} <= {"alike", "contained"}
