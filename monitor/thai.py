@@ -205,19 +205,34 @@ for _i, (_full, _abbr) in enumerate(zip(THAI_MONTHS, THAI_MONTH_ABBREVIATIONS, s
 for _i, _name in enumerate(ENGLISH_MONTHS):
     _MONTH_INDEX[_name] = _i + 1
 
-_TIME = r"(?:\s*(?:เวลา\s*)?(?P<hh>\d{1,2})[:.](?P<mm>\d{2})(?:\s*น\.)?)?"
+# A clock time after a date: `13:41`, `10.30 น.`, `เวลา 10.30 น.`, `10:30:00`.
+_CLOCK = r"(?P<hh>\d{1,2})[:.](?P<mm>\d{2})(?::(?P<ss>\d{2}))?(?!\d)"
+_THAI_TIME = r"(?:\s*,?\s*(?:เวลา\s*)?" + _CLOCK + r"(?:\s*น\.)?)?"
+# English and ISO times may say AM/PM and an offset: `+0700`, `+07:00`, `GMT+7`, `Z`, `ICT`.
+_ZONE = r"(?P<tz>Z|(?:GMT|UTC)?\s?[+-]\d{1,2}(?::?\d{2})?(?!\d)|GMT|UTC|ICT)(?![A-Za-z])"
+_ENGLISH_TIME = (
+    r"(?:,?\s*(?:at\s+)?" + _CLOCK + r"(?:\s*(?P<ampm>[ap])\.?m\.?)?(?:\s*" + _ZONE + r")?)?"
+)
 _THAI_DATE = re.compile(
     r"(?P<d>\d{1,2})\s*(?P<mon>" + _month_pattern(THAI_MONTHS + THAI_MONTH_ABBREVIATIONS) + r")"
-    r"\s*(?:พ\.\s?ศ\.\s*)?(?P<y>\d{4}|\d{2})(?!\d)" + _TIME
+    r"\s*(?:พ\.\s?ศ\.\s*)?(?P<y>\d{4}|\d{2})(?!\d)" + _THAI_TIME
 )
 _NUMERIC_DATE = re.compile(
-    r"(?<!\d)(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4}|\d{2})(?!\d)" r"(?:\s+" + _TIME[3:]
+    r"(?<!\d)(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4}|\d{2})(?!\d)"
+    r"(?:\s+(?:เวลา\s*)?" + _CLOCK + r"(?:\s*น\.)?)?"
 )
 _ENGLISH_DATE = re.compile(
-    r"(?P<d>\d{1,2})\s+(?P<mon>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?,?\s+(?P<y>\d{4})"
-    r"|(?P<mon2>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?\s+(?P<d2>\d{1,2}),?\s+(?P<y2>\d{4})",
+    r"(?:(?P<d>\d{1,2})\s+(?P<mon>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?,?\s+(?P<y>\d{4})"
+    r"|(?P<mon2>" + "|".join(ENGLISH_MONTHS) + r")[a-z]*\.?\s+(?P<d2>\d{1,2}),?\s+(?P<y2>\d{4}))"
+    r"(?!\d)" + _ENGLISH_TIME,
     re.IGNORECASE,
 )
+# ISO 8601 inside text (`2025-11-20T10:30:00+07:00`, `2025-11-20 10:30`, `2025-11-20`).
+_ISO_DATE = re.compile(
+    r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?!\d)"
+    r"(?:[T ]" + _CLOCK + r"(?:[.,]\d+)?(?:\s?" + _ZONE + r")?)?"
+)
+MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (Kiribati)
 
 
 def bangkok_time(utc_iso: str | None, with_time: bool = True) -> str:
@@ -236,12 +251,46 @@ def _year(text: str, two_digit_era: str) -> int:
     return year - 543 if year > 2400 else year
 
 
-def _to_utc(year: int, month: int, day: int, hh: str | None, mm: str | None) -> datetime | None:
+def _zone(text: str | None) -> timezone | None:
+    """The offset a date names (`+0700`, `GMT+7`, `Z`, `ICT`); Bangkok when it names none;
+    None for an offset no clock uses."""
+    if not text:
+        return BANGKOK
+    text = text.upper().replace(" ", "")
+    if text in ("Z", "GMT", "UTC"):
+        return UTC
+    if text == "ICT":  # Indochina Time, Thailand's
+        return BANGKOK
+    sign, digits = text.lstrip("GMTUC")[0], text.lstrip("GMTUC")[1:].replace(":", "")
+    hours, minutes = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "0")
+    offset = timedelta(hours=int(hours), minutes=int(minutes))
+    if offset > MAX_OFFSET or int(minutes) >= 60:
+        return None
+    return timezone(-offset if sign == "-" else offset)
+
+
+def _to_utc(year: int, month: int, day: int, match: re.Match[str] | None = None) -> datetime | None:
+    """The date with the time and offset `match` read after it, as aware UTC.
+
+    A time no clock shows (`25.50`: a figure after the date, not a time) is dropped and
+    the date kept; a date without a time is midnight in Bangkok.
+    """
     try:
-        local = datetime(year, month, day, int(hh or 0), int(mm or 0), tzinfo=BANGKOK)
+        date = datetime(year, month, day)
     except ValueError:
         return None
-    return plausible(local)
+    groups = match.groupdict() if match is not None else {}
+    zone = _zone(groups.get("tz"))
+    if zone is None or not groups.get("hh"):
+        return plausible(date.replace(tzinfo=BANGKOK))
+    hour = int(groups["hh"])
+    if ampm := (groups.get("ampm") or "").lower():
+        hour = hour % 12 + (12 if ampm == "p" else 0) if 1 <= hour <= 12 else 99
+    try:
+        local = date.replace(hour=hour, minute=int(groups["mm"]), second=int(groups.get("ss") or 0))
+    except ValueError:
+        return plausible(date.replace(tzinfo=BANGKOK))
+    return plausible(local.replace(tzinfo=zone))
 
 
 def plausible(when: datetime) -> datetime | None:
@@ -258,29 +307,42 @@ def plausible(when: datetime) -> datetime | None:
 def read_datetime(text: str) -> datetime | None:
     """An ISO 8601 timestamp or any date `parse_thai_date` reads, as aware UTC; never raises.
 
+    An ISO time without an offset is Bangkok time, as in `parse_thai_date` (a page's
+    `2025-11-20 10:30`, a sitemap's `<lastmod>2025-11-20`); stored times carry `Z`.
     None when nothing readable or plausible is found.
     """
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         return parse_thai_date(text)
-    return plausible(when)
+    return plausible(when if when.tzinfo else when.replace(tzinfo=BANGKOK))
 
 
 def parse_thai_date(text: str) -> datetime | None:
     """Find the first date in `text` and return it as an aware UTC datetime.
 
-    A date without a time of day is midnight in Bangkok. Returns None when no
-    valid date is found (an impossible day such as 31 February, or a year outside
-    EARLIEST_YEAR..LATEST_YEAR, counts as none).
+    Forms: Thai (`7 ต.ค. 2562 เวลา 10.30 น.`), numeric `DD/MM/YYYY [HH:MM]` (Buddhist
+    era when above 2400), English (`Thu, 20 Nov 2025 10:30:00 +0700`, `November 20,
+    2025 at 10:30 AM`) and ISO 8601 (`2025-11-20T10:30:00+07:00`). The date that starts
+    first in the text is read, with the time and offset that follow it: a date line
+    comes before any date quoted in the paragraphs below it. A date without a time of
+    day is midnight in Bangkok; a time without an offset is Bangkok time. Returns None
+    when the first date is not valid (an impossible day such as 31 February, or a year
+    outside EARLIEST_YEAR..LATEST_YEAR, counts as none).
     """
     text = thai_digits_to_arabic(clean_spaces(unicodedata.normalize("NFC", text)))
-    if m := _NUMERIC_DATE.search(text):
-        return _to_utc(_year(m["y"], "be"), int(m["m"]), int(m["d"]), m["hh"], m["mm"])
-    if m := _THAI_DATE.search(text):
+    found = [
+        m for p in (_NUMERIC_DATE, _THAI_DATE, _ENGLISH_DATE, _ISO_DATE) if (m := p.search(text))
+    ]
+    if not found:
+        return None
+    m = min(found, key=lambda match: match.start())
+    if m.re is _NUMERIC_DATE:
+        return _to_utc(_year(m["y"], "be"), int(m["m"]), int(m["d"]), m)
+    if m.re is _THAI_DATE:
         month = _MONTH_INDEX[re.sub(r"[.\s]", "", m["mon"])]
-        return _to_utc(_year(m["y"], "be"), month, int(m["d"]), m["hh"], m["mm"])
-    if m := _ENGLISH_DATE.search(text):
-        day, mon, year = (m["d"], m["mon"], m["y"]) if m["d"] else (m["d2"], m["mon2"], m["y2"])
-        return _to_utc(_year(year, "ce"), _MONTH_INDEX[mon[:3].lower()], int(day), None, None)
-    return None
+        return _to_utc(_year(m["y"], "be"), month, int(m["d"]), m)
+    if m.re is _ISO_DATE:
+        return _to_utc(_year(m["y"], "ce"), int(m["m"]), int(m["d"]), m)
+    day, mon, year = (m["d"], m["mon"], m["y"]) if m["d"] else (m["d2"], m["mon2"], m["y2"])
+    return _to_utc(_year(year, "ce"), _MONTH_INDEX[mon[:3].lower()], int(day), m)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.thai import bangkok_time, normalize_text, parse_thai_date
+from monitor.thai import bangkok_time, normalize_text, parse_thai_date, read_datetime
 
 
 @pytest.mark.parametrize(
@@ -23,9 +23,52 @@ from monitor.thai import bangkok_time, normalize_text, parse_thai_date
         ("22 มิถุนายน 2018", "2018-06-21T17:00:00+00:00"),
         ("1 มี.ค. 2563 เวลา 13.30 น.", "2020-03-01T06:30:00+00:00"),
         ("วันนี้ (17 ส.ค. 59) นายกฯ", "2016-08-16T17:00:00+00:00"),
+        ("1 มี.ค. 2563, 13:30 น.", "2020-03-01T06:30:00+00:00"),
+        ("7 ตุลาคม 2562 10:30:15", "2019-10-07T03:30:15+00:00"),
+        ("07/09/2569 เวลา 13.41 น.", "2026-09-07T06:41:00+00:00"),
+        ("5 มกราคม 2569 25.50 ล้านบาท", "2026-01-04T17:00:00+00:00"),  # no clock shows 25.50
     ],
 )
 def test_thai_dates_become_utc(text: str, utc: str):
+    assert parse_thai_date(text).isoformat() == utc
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("Thu, 20 Nov 2025 10:30:00 +0700", "2025-11-20T03:30:00+00:00"),
+        ("Thu, 20 Nov 2025 03:30:00 GMT", "2025-11-20T03:30:00+00:00"),
+        ("Posted: Thu, 20 Nov 2025 10:30:00 +07:00 by admin", "2025-11-20T03:30:00+00:00"),
+        ("20 November 2025 10:30", "2025-11-20T03:30:00+00:00"),  # no offset: Bangkok
+        ("20 Nov 2025 10:30 GMT+7", "2025-11-20T03:30:00+00:00"),
+        ("20 Nov 2025 10:30 ICT", "2025-11-20T03:30:00+00:00"),
+        ("20 Nov 2025 10:30 -0500", "2025-11-20T15:30:00+00:00"),
+        ("November 20, 2025 at 10:30 PM", "2025-11-20T15:30:00+00:00"),
+        ("November 20, 2025 at 12:05 a.m.", "2025-11-19T17:05:00+00:00"),
+        ("20 Nov 2025 10:30 zone B", "2025-11-20T03:30:00+00:00"),  # a word, not Z (UTC)
+        ("20 Nov 2025 10:30 +2500", "2025-11-19T17:00:00+00:00"),  # no such offset: the day
+        ("2025-11-20T10:30:00+07:00", "2025-11-20T03:30:00+00:00"),
+        ("updated 2025-11-20T10:30:00.123+07:00.", "2025-11-20T03:30:00+00:00"),
+        ("2025-11-20 10:30Z", "2025-11-20T10:30:00+00:00"),
+        ("2025-11-20 10:30", "2025-11-20T03:30:00+00:00"),
+        ("2025-11-20", "2025-11-19T17:00:00+00:00"),
+    ],
+)
+def test_english_and_iso_dates_keep_their_time_and_offset(text: str, utc: str):
+    assert parse_thai_date(text).isoformat() == utc
+    assert read_datetime(text).isoformat() == utc
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        # A date line then a date quoted in the text: the line's date is the page's.
+        ("วันจันทร์ที่ 7 ตุลาคม 2562\nประชุมเมื่อ 30/09/2562", "2019-10-06T17:00:00+00:00"),
+        ("20 Nov 2025 10:30 +0700, first reported 2025-11-01", "2025-11-20T03:30:00+00:00"),
+        ("ข่าววันที่ 01/10/2562 อ้างถึงประกาศ 7 ตุลาคม 2561", "2019-09-30T17:00:00+00:00"),
+    ],
+)
+def test_the_date_that_comes_first_is_read(text: str, utc: str):
     assert parse_thai_date(text).isoformat() == utc
 
 
