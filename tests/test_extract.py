@@ -11,7 +11,7 @@ from monitor import extract
 from monitor.config import load_settings
 from monitor.extract import extract_article, parse_listing
 from monitor.fetch import decode
-from monitor.models import ArticleRules, Entry, Fetched
+from monitor.models import ArticleRules, Entry, Fetched, ListingRules
 from monitor.thai import clean_spaces, parse_thai_date
 from tests.conftest import CONFIG, SNAPSHOT
 
@@ -164,3 +164,209 @@ def test_soupsieve_text_selectors_read_as_soupsieve_reads_them(date, expected, m
 
     assert fast == slow
     assert fast.published_at == expected
+
+
+# ---- the next listing page: the configured selector, else common pager shapes
+
+
+def _ci_pager(current: int, last: int, rel: bool = False, active: bool = True) -> str:
+    """A CodeIgniter pager as SOURCES.md reports thaigov's: `?per_page=<offset>`,
+    `data-ci-pagination-page`, the next link's text `&gt;`, `rel="next"` only sometimes."""
+    items = []
+    for n in range(1, last + 1):
+        mark = " class='active'" if n == current and active else ""
+        href = f"/list?per_page={(n - 1) * 10}" if n > 1 else "/list"
+        items.append(f"<li{mark}><a href='{href}' data-ci-pagination-page='{n}'>{n}</a></li>")
+    if current < last:
+        rel_next = " rel='next'" if rel else ""
+        items.append(
+            f"<li><a href='/list?per_page={current * 10}' data-ci-pagination-page='{current + 1}'"
+            f"{rel_next}>&gt;</a></li>"
+            f"<li><a href='/list?per_page={(last - 1) * 10}' data-ci-pagination-page='{last}'>"
+            "Last &rsaquo;</a></li>"
+        )
+    return f"<ul class='pagination color2 pagination-sm'>{''.join(items)}</ul>"
+
+
+PAGERS = {
+    "codeigniter-no-rel": ("/list", _ci_pager(1, 5), "/list?per_page=10", "pager text"),
+    "codeigniter-rel": ("/list", _ci_pager(1, 5, rel=True), "/list?per_page=10", "rel=next"),
+    "codeigniter-page-3": ("/list?per_page=20", _ci_pager(3, 5), "/list?per_page=30", "pager text"),
+    "codeigniter-last": ("/list?per_page=40", _ci_pager(5, 5), "", ""),
+    "codeigniter-last-unmarked": ("/list?per_page=40", _ci_pager(5, 5, active=False), "", ""),
+    "codeigniter-strong-current": (
+        "/list?per_page=10",
+        "<div class='pagination'><a href='/list'>1</a><strong>2</strong>"
+        "<a href='/list?per_page=20'>3</a><a href='/list?per_page=990'>Last ›</a></div>",
+        "/list?per_page=20",
+        "page number",
+    ),
+    "link-rel-next-in-head": (
+        "/list",
+        "<link rel='next' href='/list?page=2'>",
+        "/list?page=2",
+        "rel=next",
+    ),  # fmt: skip
+    "thai-next-text": (
+        "/list?page=4",
+        "<div class='pager'><a href='?page=3'>ก่อนหน้า</a> <a href='?page=5'>หน้าถัดไป</a></div>",
+        "/list?page=5",
+        "pager text",
+    ),
+    "next-label-only": (
+        "/list",
+        "<nav aria-label='Pagination'><a href='/list?page=2' aria-label='Next page'>"
+        "<i class='icon'></i></a></nav>",
+        "/list?page=2",
+        "pager text",
+    ),
+    "raquo-is-last-page": (
+        "/list?page=2",
+        "<nav aria-label='Page navigation'><a href='?page=1'>1</a><span class='current'>2</span>"
+        "<a href='?page=3'>3</a><a href='?page=9'>»</a></nav>",
+        "/list?page=3",
+        "page number",
+    ),
+    "wordpress": (
+        "/news/page/2/",
+        "<nav class='navigation pagination'><div class='nav-links'>"
+        "<a class='prev page-numbers' href='/news/'>«</a>"
+        "<a class='page-numbers' href='/news/'>1</a>"
+        "<span aria-current='page' class='page-numbers current'>2</span>"
+        "<a class='page-numbers' href='/news/page/3/'>3</a>"
+        "<a class='next page-numbers' href='/news/page/3/'>Next</a></div></nav>",
+        "/news/page/3/",
+        "pager text",
+    ),
+    "wordpress-last": (
+        "/news/page/3/",
+        "<nav class='navigation pagination'><div class='nav-links'>"
+        "<a class='prev page-numbers' href='/news/page/2/'>«</a>"
+        "<a class='page-numbers' href='/news/'>1</a>"
+        "<a class='page-numbers' href='/news/page/2/'>2</a>"
+        "<span aria-current='page' class='page-numbers current'>3</span></div></nav>",
+        "",
+        "",
+    ),
+    "numbers-only": (
+        "/th/page/x?menu=ab&p=1",
+        "<div class='Paginationstyled__Wrapper'><a href='?menu=ab&amp;p=1'>1</a>"
+        "<a href='?menu=ab&amp;p=2'>2</a></div>",
+        "/th/page/x?menu=ab&p=2",
+        "page number",
+    ),
+    "disabled-next-on-last": (
+        "/list?page=3",
+        "<ul class='pagination'><li><a href='?page=2'>ถัดไป</a></li>"
+        "<li class='disabled'><a href='#'>ถัดไป</a></li></ul>",
+        "",
+        "",
+    ),
+    "next-to-itself-on-last": (
+        "/list?page=3",
+        "<ul class='pagination'><li><a href='?page=2'>‹</a></li><li class='active'>"
+        "<a href='?page=3'>3</a></li><li><a href='?page=3'>›</a></li></ul>",
+        "",
+        "",
+    ),
+    "next-text-pointing-back": (
+        "/list?page=3",
+        "<div class='pager'><a href='?page=2'>Next</a></div>",
+        "",
+        "",
+    ),
+    "offset-only": (
+        "/list?start=20",
+        "<div class='paging'><a href='?start=0'>‹</a><a href='?start=10'>‹</a>"
+        "<a href='?start=30'>›</a></div>",
+        "/list?start=30",
+        "pager text",
+    ),
+    "no-pager": ("/list", "<p><a href='/about'>เกี่ยวกับเรา</a> <a href='/list'>ข่าว</a></p>", "", ""),
+}
+
+
+@pytest.mark.parametrize("case", list(PAGERS))
+def test_next_page_is_found_from_common_pager_shapes(case: str):
+    path, pager, want, rule = PAGERS[case]
+    url = "http://x" + path
+    html = f"<html><body><div><a class='news' href='/news/1'>ข่าว</a></div>{pager}</body></html>"
+    page = Fetched(url=url, final_url=url, status=200, text=html)
+
+    entries, next_page = extract.read_listing(page, ListingRules(links="a.news"))
+
+    assert [e.url for e in entries] == ["http://x/news/1"]
+    assert next_page == extract.NextPage("http://x" + want if want else "", rule)
+
+
+def test_configured_next_page_that_finds_nothing_falls_back():
+    url = "http://x/list"
+    html = f"<a class='news' href='/news/1'>ข่าว</a>{_ci_pager(1, 3)}"
+    page = Fetched(url=url, final_url=url, status=200, text=html)
+
+    rules = ListingRules(links="a.news", next_page="a.no-such-link")
+    assert extract.read_listing(page, rules)[1] == ("http://x/list?per_page=10", "pager text")
+    rules = ListingRules(links="a.news", next_page="li:nth-child(3) a")
+    assert extract.read_listing(page, rules)[1] == ("http://x/list?per_page=20",
+                                                    "next_page selector")  # fmt: skip
+
+
+def test_a_page_without_entries_gets_no_guessed_next_page():
+    """A listing whose links are no longer found must stay an error, not a walk on."""
+    url = "http://x/list"
+    page = Fetched(url=url, final_url=url, status=200, text=_ci_pager(1, 3))
+
+    assert parse_listing(page, ListingRules(links="a.news")) == ([], "")
+
+
+@pytest.mark.parametrize("rel", [True, False], ids=["rel-next", "no-rel"])
+def test_thaigov_legacy_preset_reads_the_reported_pager(rel: bool, monkeypatch):
+    url = "http://x/news/contents/category/1?per_page=10"
+    html = "<div class='panel-body'><a href='/news/contents/details/1'>ข่าว</a></div>" + _ci_pager(
+        2, 4, rel=rel
+    ).replace("/list", "/news/contents/category/1")
+    page = Fetched(url=url, final_url=url, status=200, text=html)
+
+    fast = extract.read_listing(page, SOURCE.listing)
+    _with_soup_only(monkeypatch)
+    slow = extract.read_listing(page, SOURCE.listing)
+
+    assert fast == slow
+    assert fast[1] == ("http://x/news/contents/category/1?per_page=20", "next_page selector")
+
+
+# ---- one entry per page: http and https, tracking parameters
+
+
+def test_listing_gives_one_entry_per_page_whatever_the_scheme():
+    html = (
+        "<a class='news' href='http://x/news/1'></a>"
+        "<a class='news' href='https://x/news/1/?utm_source=fb'>ข่าว หนึ่ง</a>"
+        "<a class='news' href='https://x/news/2'>ข่าว สอง</a><a class='news' href='http://x/news/2'>"
+    )
+    page = Fetched(url="http://x/l", final_url="http://x/l", status=200, text=html)
+
+    entries, _ = parse_listing(page, ListingRules(links="a.news"))
+
+    assert entries == [Entry("http://x/news/1", "ข่าว หนึ่ง"), Entry("https://x/news/2", "ข่าว สอง")]
+
+
+def test_feed_and_sitemap_give_one_entry_per_page_whatever_the_scheme():
+    feed = (
+        "<rss version='2.0'><channel><title>f</title>"
+        "<item><title>หนึ่ง</title><link>https://x/news/1</link></item>"
+        "<item><title>หนึ่ง อีกครั้ง</title><link>http://x/news/1/</link></item>"
+        "<item><title>สอง</title><link>http://x/news/2</link></item></channel></rss>"
+    )
+    sitemap = (
+        "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        "<url><loc>http://x/news/1</loc><lastmod>2026-01-02</lastmod></url>"
+        "<url><loc>https://x/news/1</loc><lastmod>2026-01-01</lastmod></url></urlset>"
+    )
+
+    entries = extract.parse_feed(Fetched("http://x/f", "http://x/f", 200, feed))
+    mapped, _ = extract.parse_sitemap(Fetched("http://x/s", "http://x/s", 200, sitemap))
+
+    assert [(e.url, e.title) for e in entries] == [("https://x/news/1", "หนึ่ง"),
+                                                   ("http://x/news/2", "สอง")]  # fmt: skip
+    assert [(e.url, e.date_text) for e in mapped] == [("http://x/news/1", "2026-01-02")]
