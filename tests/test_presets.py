@@ -9,6 +9,7 @@ of one extracted item. The preset is loaded from config/presets.toml through
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,3 +102,39 @@ def test_golden_files_stay_small():
     for path in GOLDEN.rglob("*"):
         if path.is_file():
             assert path.stat().st_size < 60_000, path
+
+
+COUNTERS = ["1874", "4,023", "4 023", "4\u2009023", "๔,๐๒๓", "๔๐๒๓", "12,345,678", "1.2K", "3k"]
+NOT_COUNTERS = [
+    "9,805.707",  # a table's figure: separators mixed (corpus article 33235)
+    "300.000",
+    "4.5",
+    "4,02",
+    "12,3456",
+    "4,023 คน",
+    "ปี 2563",
+    "งบประมาณ 1,500 ล้านบาท",
+]
+COUNTER_PRESETS = sorted(
+    name
+    for name, preset in PRESETS.items()
+    if any(re.search(p, "1874") for p in preset.get("article", {}).get("drop_lines", []))
+)
+
+
+def test_the_thaigov_legacy_preset_drops_its_view_counter():
+    assert "thaigov-legacy" in COUNTER_PRESETS
+
+
+@pytest.mark.parametrize("preset", COUNTER_PRESETS)
+def test_view_counters_are_dropped_with_thousands_separators(preset: str, tmp_path: Path):
+    """A preset that drops the digits-only view counter drops it however it is written:
+    `4,023` kept in the body made three stub releases hash apart or alike by chance."""
+    source = _source(tmp_path, preset, "http://127.0.0.1/list")
+    title = "นายกรัฐมนตรีเป็นประธานการประชุมคณะรัฐมนตรี"
+    text = "\n".join(["วันอังคารที่ 25 กุมภาพันธ์ 2563", *COUNTERS, title, *NOT_COUNTERS, "*****"])
+    entry = Entry(url="http://127.0.0.1/a", title=title, body=text)
+
+    item = item_from_entry(entry, "golden", source.article, NOW)
+
+    assert item.body.splitlines() == NOT_COUNTERS
