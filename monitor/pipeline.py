@@ -47,7 +47,7 @@ from monitor.reach import Reach
 from monitor.route import route
 from monitor.store import Store
 from monitor.thai import bangkok_time, normalize_text, read_datetime
-from monitor.urls import redact
+from monitor.urls import redact, url_key
 
 log = logging.getLogger("monitor")
 _PROCESS_LOCK = threading.Lock()  # dedup's look-up and insert must not interleave
@@ -317,7 +317,7 @@ def walk_source(
     saved, indexes = bool(cursor), 0
     while queue and counts.pages < walk.max_pages + len(resume):
         url = queue.pop(0)
-        visited.add(url)
+        visited.add(url_key(url))
         # After an interrupted walk, pages are read in full: a 304 would hide their links.
         fresh_read = bool(cursor) or walk.backfill
         with _bugs_named(url):
@@ -351,7 +351,11 @@ def walk_source(
         _revise_entries(seen, source, settings, store, fetcher, now, walk, counts)
         if counts.failed == failed_before and not walk.backfill:
             store.save_validators(url, page.etag, page.last_modified, now)
-        queue.extend(u for u in more if u not in visited and u not in queue)
+        queued = {url_key(u) for u in queue} | visited  # `/list` and `/list/`, http and https
+        for more_url in more:
+            if (more_key := url_key(more_url)) not in queued:
+                queue.append(more_url)
+                queued.add(more_key)
         if not walk.backfill:  # a run never goes further: a long index is not kept whole
             del queue[max(walk.max_pages + len(resume) - counts.pages, 0) :]
         if walk.on_page is not None:

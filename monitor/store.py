@@ -481,14 +481,15 @@ class Store:
 
     def known_urls(self, urls: list[str]) -> set[str]:
         """Those of `urls` already stored (as an item or an "also published at")."""
-        keys = {url_key(u): u for u in urls}
+        keys = {u: url_key(u) for u in urls}
         if not keys:
             return set()
-        marks = ",".join("?" * len(keys))
-        rows = self.db.execute(
-            f"SELECT url_key FROM item_urls WHERE url_key IN ({marks})", list(keys)
-        ).fetchall()
-        return {keys[r[0]] for r in rows}
+        wanted = set(keys.values())
+        marks = ",".join("?" * len(wanted))
+        found = {r[0] for r in self.db.execute(
+            f"SELECT url_key FROM item_urls WHERE url_key IN ({marks})", list(wanted)
+        ).fetchall()}  # fmt: skip
+        return {u for u, key in keys.items() if key in found}
 
     def save_item(
         self,
