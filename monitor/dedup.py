@@ -35,9 +35,12 @@ repeated headline of the pages it knows; a copy elsewhere keeps them in its text
   furniture its own way. The headline is found in the stream, so a re-wrapped
   copy is cut alike; no headline in the body, no cut (the title still starts it).
 - `date`: the page's date, compared as a date, not as figures: the last date in
-  the furniture before the headline, else of a line among the first `DATE_LINES`
-  (4) that is a date and nothing else (`วันจันทร์ที่ 7 ตุลาคม 2562`, `วันที่ :
-  07/10/2562 13:41`); yyyymmdd in the Buddhist era, 0 when the text has none.
+  the furniture before the headline (the original's date line follows a
+  republisher's header); without a headline in the body, the last line that is a
+  date and nothing else (`วันจันทร์ที่ 7 ตุลาคม 2562`, `วันที่ : 07/10/2562
+  13:41`) among the short lines leading the page (at most `DATE_LINES`, 4): a
+  date line under the headline is an event's date, text. yyyymmdd in the
+  Buddhist era, 0 when the text has none.
 - Shingles: every run of `SHINGLE_CHARS` (8) characters, hashed with CRC-32 of
   its UTF-32 bytes and mixed by a multiplication (CRC-32 alone is linear).
   Stable across processes (never Python's salted `hash`).
@@ -386,31 +389,32 @@ def _signed(title: str, body: str) -> _Signed:
     name and date, a print link) is furniture each site writes its own way: not
     shingled, no figures. The headline is looked for in the stream, so a re-wrapped
     copy is cut alike. Figures come from the title and the text. The date: the last
-    date in that furniture, else of a line among the first `DATE_LINES` that is a
-    date and nothing else (left out of stream and figures too); it is compared as a
-    date (`_figures_against`), since the extractor drops the date line of some pages.
+    date in that furniture; without a headline in the body, the last line that is a
+    date and nothing else among the short lines leading the page (at most
+    `DATE_LINES`; left out of stream and figures too). It is compared as a date
+    (`_figures_against`), since the extractor drops the date line of some pages.
     """
     lines = [line for line in _normalised_lines(body or title) if not _NO_LETTERS.match(line)]
-    date = 0
+    joined = "\n".join(lines)
+    stream = _NOT_TEXT.sub("", joined)
+    headline = _NOT_TEXT.sub("", _normalised_title(title)) if body and title else ""
+    start = stream.find(headline, 0, PREAMBLE_CHARS + len(headline)) if headline else -1
+    if start >= 0:  # furniture before the headline, maybe a date re-wrapped into one line
+        offset = _text_offset(joined, start)
+        dates = [_date_value(m) for m in _DATE_IN_TEXT.finditer(joined, 0, offset)]
+        date = next((d for d in reversed(dates) if d), 0)  # nearest the text: its own
+        return _Signed(stream[start:], f"{title}\n{joined[offset:]}", date)
+    date = 0  # no headline: date lines lead the page, before its first long line
     for i, line in enumerate(lines[:DATE_LINES]):
         day = _date_of(line)
         if day:
-            date, lines[i] = day, ""  # the last one: nearest the text, the release's own
-    joined = "\n".join(line for line in lines if line)
-    stream = _NOT_TEXT.sub("", joined)
-    if not (body and title):
-        return _Signed(stream, joined, date)
-    title = _normalised_title(title)
-    headline = _NOT_TEXT.sub("", title)
-    start = stream.find(headline, 0, PREAMBLE_CHARS + len(headline)) if headline else -1
-    if start < 0:
-        return _Signed(headline + stream, f"{title}\n{joined}", date)
-    if start > 0:  # furniture before the headline, maybe a date re-wrapped into one line
-        offset = _text_offset(joined, start)
-        dates = [_date_value(m) for m in _DATE_IN_TEXT.finditer(joined, 0, offset)]
-        date = date or next((d for d in reversed(dates) if d), 0)
-        joined = joined[offset:]
-    return _Signed(stream[start:], f"{title}\n{joined}", date)
+            date, lines[i] = day, ""
+        elif len(line) > _DATE_LINE_CHARS:
+            break
+    if date:
+        joined = "\n".join(line for line in lines if line)
+        stream = _NOT_TEXT.sub("", joined)
+    return _Signed(headline + stream, f"{title}\n{joined}" if headline else joined, date)
 
 
 def shingle_text(title: str, body: str) -> str:
