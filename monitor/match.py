@@ -42,8 +42,15 @@ Method:
      factor: a short bullet line next to another, `LIST_SEPARATORS` separators (commas,
      numbered items, เช่น/ได้แก่/อาทิ, และ/หรือ between spaces) or, in Thai, which
      separates items with spaces, `LIST_SHORT_CHUNKS` short space-separated chunks
-     within `LIST_CHARS` on its line; unless โดยเฉพาะ/especially just before it
-     singles it out ("cooperation, in particular on cybersecurity");
+     within `LIST_CHARS` on its line, or `LIST_NOUN_PHRASES` chunks that start with
+     การ/ความ/ด้าน; ฯลฯ/เป็นต้น (and so on) decide alone;
+   - a body hit singled out by โดยเฉพาะ/especially just before it ("cooperation, in
+     particular on cybersecurity": the area one side asks for) counts
+     `EMPHASIS_FACTOR` times its place factor, and is never a list item;
+   - the share of the article about the topic: the strongest term adds
+     `weight * SHARE_FACTOR * share`, share = the part of the body's text within
+     `SHARE_CHARS` of a positive hit. A short release about the topic scores
+     more than the same words as one paragraph of a long speech;
    - counter-evidence covers what it contains: a negative phrase (or co-occurrence,
      `โอกาส* ~ ประธานอาเซียน`, the chairmanship as the occasion of a visit) replaces
      the positive terms inside it, so it only decides where nothing else supports
@@ -84,6 +91,8 @@ CLUSTER_CHARS = 1500
 NEAR_CHARS = 60  # most characters between the two sides of an `a ~ b` term
 FIELD_FACTORS = {"title": 3.0, "lead": 1.5, "body": 1.0}
 REPEAT_FACTOR = 0.5
+SHARE_FACTOR = 1.0  # bonus factor of the strongest term when the whole article is on topic
+SHARE_CHARS = 300  # text either side of a hit that counts as about the topic
 LIST_FACTOR = 0.5  # a body hit inside an enumeration counts half its place factor
 LIST_CHARS = 100  # characters either side of a hit looked at for list separators
 LIST_SEPARATORS = 3  # this many separators near a hit make it one item of a list
@@ -91,16 +100,23 @@ LIST_SEPARATORS = 3  # this many separators near a hit make it one item of a lis
 # chunks near a hit are a list ("เช่น แนวคิดสุดโต่ง การก่อการร้าย ความมั่นคงทางไซเบอร์"),
 # where prose has a space between clauses of 30-100 characters.
 LIST_SHORT_CHUNKS = 6
+LIST_NOUN_PHRASES = 3  # chunks starting with การ/ความ/ด้าน (nominalised items)
+_NOUN_PHRASE = ("การ", "ความ", "ด้าน")
 SHORT_CHUNK_CHARS = 25
 # Separators of list items: commas, slashes, semicolons, numbered items (1) (2) ...),
 # quoted names in a row, and the words that introduce or join the items of a list.
 _LIST_SEPARATOR = re.compile(
     r"[,、;/]|(?<![\d.])\(?\d{1,2}\)|”\s*“|\s(?:และ|หรือ|ตลอดจน|รวมทั้ง|รวมถึง|and|or)\s"
-    r"|ได้แก่|อาทิ|เช่น|ประกอบด้วย|such as|including"
+    r"|ได้แก่|อาทิ|เช่น|ประกอบด้วย|ไม่ว่าจะเป็น|เป็นต้น|ฯลฯ|such as|including|etc\.|\d{1,2}\.\)"
 )
+# A word that introduces a list counts two separators; one that closes it ("and so on")
+# is only ever written after a list, and decides alone.
+_LIST_WORD_COUNTS = {"ได้แก่": 2, "อาทิ": 2, "เช่น": 2, "ประกอบด้วย": 2, "ไม่ว่าจะเป็น": 2,
+                     "such as": 2, "including": 2, "เป็นต้น": 3, "ฯลฯ": 3, "etc.": 3}  # fmt: skip
 # A list item singled out ("in particular cybersecurity") is the stated subject.
 _EMPHASIS = re.compile(r"โดยเฉพาะ|โดยเน้น|เน้น|especially|in particular|particularly")
 EMPHASIS_CHARS = 40
+EMPHASIS_FACTOR = 1.5  # "in particular cybersecurity": the area one side asks for
 # A bullet or numbered line; a run of short ones is a list of many items.
 _BULLET = re.compile(r"\s*(?:[-•●▪○◦๐*➢]|\(?\d{1,2}[.)]|\(?[ก-ฮ][.)])")
 BULLET_LINE_CHARS = 200
@@ -326,6 +342,7 @@ class _Hit:
     start: int
     end: int
     listed: bool = False  # one item of an enumeration (body only)
+    singled: bool = False  # singled out by an emphasis word just before it (body only)
 
     @property
     def place(self) -> str:
@@ -373,15 +390,18 @@ def _near_hits(
     return spans
 
 
+def _singled(text: str, start: int) -> bool:
+    """Whether an emphasis word (โดยเฉพาะ, especially) comes just before `start` on its line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    return bool(_EMPHASIS.search(text, max(line_start, start - EMPHASIS_CHARS), start))
+
+
 def _listed(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] is one item of an enumeration: a short bullet line next to
-    another bullet line, or LIST_SEPARATORS list separators within LIST_CHARS on its line,
-    unless an emphasis word just before it singles it out."""
+    another bullet line, or LIST_SEPARATORS list separators within LIST_CHARS on its line."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = len(text) if line_end == -1 else line_end
-    if _EMPHASIS.search(text, max(line_start, start - EMPHASIS_CHARS), start):
-        return False
     if line_end - line_start <= BULLET_LINE_CHARS and _BULLET.match(text, line_start):
         before = text.rfind("\n", 0, max(0, line_start - 1)) + 1
         after = line_end + 1
@@ -396,8 +416,16 @@ def _listed(text: str, start: int, end: int) -> bool:
     short = [c for c in chunks if len(c) <= SHORT_CHUNK_CHARS and c != "ๆ" and _HAS_THAI.search(c)]
     if len(short) >= LIST_SHORT_CHUNKS:
         return True
+    # noun phrases in a row, each its own chunk: "การป้องกันภัย... อาชญากรรมข้ามชาติ และ..."
+    if sum(1 for c in chunks if c.startswith(_NOUN_PHRASE)) >= LIST_NOUN_PHRASES:
+        return True
     separators = _LIST_SEPARATOR.finditer(text, window_start, window_end)
-    return sum(1 for m in separators if not (start <= m.start() < end)) >= LIST_SEPARATORS
+    counts = (
+        _LIST_WORD_COUNTS.get(m.group().strip(), 1)
+        for m in separators
+        if m.start() < start or m.start() >= end
+    )
+    return sum(counts) >= LIST_SEPARATORS
 
 
 def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hit]:
@@ -423,14 +451,22 @@ def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hi
     # Counter-evidence covers what it contains: in "ในโอกาสที่ไทยเป็นประธานอาเซียน" the
     # chairmanship is the occasion of the visit, and only the occasion counts.
     counter = [h for h in hits if h.term.weight < 0]
+    body = fields["body"][0]
     return [
-        _Hit(h.term, h.field, h.start, h.end, True)
-        if h.field == "body" and h.term.weight > 0 and _listed(fields["body"][0], h.start, h.end)
-        else h
+        _placed(h, body) if h.field == "body" and h.term.weight > 0 else h
         for h in hits
         if h.term.weight < 0
         or not any(c.field == h.field and c.start <= h.start and h.end <= c.end for c in counter)
     ]
+
+
+def _placed(hit: _Hit, body: str) -> _Hit:
+    """A body hit with its place in the sentence: singled out, else maybe a list item."""
+    if _singled(body, hit.start):
+        return _Hit(hit.term, hit.field, hit.start, hit.end, singled=True)
+    if _listed(body, hit.start, hit.end):
+        return _Hit(hit.term, hit.field, hit.start, hit.end, listed=True)
+    return hit
 
 
 def _densest(hits: list[_Hit]) -> set[int]:
@@ -455,12 +491,30 @@ def _densest(hits: list[_Hit]) -> set[int]:
 
 
 def _factor(hit: _Hit) -> float:
+    if hit.singled:
+        return FIELD_FACTORS[hit.place] * EMPHASIS_FACTOR
     return FIELD_FACTORS[hit.place] * (LIST_FACTOR if hit.listed else 1.0)
 
 
-def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int, float]]]:
+def _share(hits: list[_Hit], body: str) -> float:
+    """The share of the body's text within SHARE_CHARS of a positive hit of the topic
+    (a paragraph around each mention; not lines: some releases have no line breaks)."""
+    spans = sorted(
+        (max(0, h.start - SHARE_CHARS), min(len(body), h.end + SHARE_CHARS))
+        for h in hits
+        if h.field == "body" and h.term.weight > 0
+    )
+    covered, reach = 0, 0
+    for start, end in spans:
+        covered += max(0, end - max(start, reach))
+        reach = max(reach, end)
+    return covered / len(body) if body else 0.0
+
+
+def _score(hits: list[_Hit], body: str = "") -> tuple[float, dict[str, tuple[_Hit, int, float]]]:
     """Score of a topic's hits, and per term: its best hit, its count and its factor
-    (what the term adds is its weight times its factor)."""
+    (what the term adds is its weight times its factor). The strongest term also gets
+    SHARE_FACTOR times the share of the article about the topic."""
     cluster = _densest(hits)
     by_term: dict[str, list[tuple[int, _Hit]]] = {}
     for i, hit in enumerate(hits):
@@ -481,6 +535,13 @@ def _score(hits: list[_Hit]) -> tuple[float, dict[str, tuple[_Hit, int, float]]]
             factor = repeat
         score += weight * factor
         shown[text] = (best, len(items), factor)
+    share = min(1.0, _share(hits, body)) if SHARE_FACTOR and shown else 0.0
+    if share:
+        text = max(shown, key=lambda t: shown[t][0].term.weight)
+        best, count, factor = shown[text]
+        if best.term.weight > 0:
+            score += best.term.weight * SHARE_FACTOR * share
+            shown[text] = (best, count, factor + SHARE_FACTOR * share)
     return score, shown
 
 
@@ -498,7 +559,7 @@ def _judge(
     topic: Topic, fields: dict[str, tuple[str, _Found]], raws: dict[str, str]
 ) -> TopicResult:
     hits = _topic_hits(topic, fields)
-    score, shown = _score(hits)
+    score, shown = _score(hits, fields["body"][0])
     term_hits = tuple(
         TermHit(
             text,
@@ -508,15 +569,19 @@ def _judge(
         )
         for text, (best, count, _) in shown.items()
     )
-    vetoed_by = next(
-        (f.vetoes[topic.name] for _, f in fields.values() if topic.name in f.vetoes), ""
-    )
-    found = set(shown)
-    required = (not topic.require_any or bool(found & set(topic.require_any))) and all(
+    vetoed_by = _vetoed_by(topic, fields)
+    matched = score >= topic.threshold and not vetoed_by and _required(topic, set(shown))
+    return TopicResult(topic.name, round(score, 2), matched, term_hits, vetoed_by)
+
+
+def _vetoed_by(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> str:
+    return next((f.vetoes[topic.name] for _, f in fields.values() if topic.name in f.vetoes), "")
+
+
+def _required(topic: Topic, found: set[str]) -> bool:
+    return (not topic.require_any or bool(found & set(topic.require_any))) and all(
         found & set(group) for group in topic.require_all
     )
-    matched = score >= topic.threshold and not vetoed_by and required
-    return TopicResult(topic.name, round(score, 2), matched, term_hits, vetoed_by)
 
 
 def match(title: str, body: str, rules: Rules) -> Match:
@@ -533,7 +598,8 @@ def match(title: str, body: str, rules: Rules) -> Match:
 def explain(title: str, body: str, rules: Rules) -> dict[str, dict[str, float]]:
     """Per topic, each term found and its factor: what it added to the score divided by
     its weight. The score is the sum of weight * factor (`monitor tune` fits weights on
-    these). The densest passage is chosen with the current weights."""
+    these). The densest passage is chosen with the current weights. A topic that a veto
+    phrase or an unmet require condition stops has no terms: no weight can match it."""
     automaton = rules.automaton
     fields: dict[str, tuple[str, _Found]] = {}
     for field, raw in (("title", title or ""), ("body", body or "")):
@@ -541,6 +607,7 @@ def explain(title: str, body: str, rules: Rules) -> dict[str, dict[str, float]]:
         fields[field] = (text, _scan(text, automaton))
     factors = {}
     for topic in rules.topics:
-        _, shown = _score(_topic_hits(topic, fields))
-        factors[topic.name] = {text: factor for text, (_, _, factor) in shown.items()}
+        _, shown = _score(_topic_hits(topic, fields), fields["body"][0])
+        blocked = _vetoed_by(topic, fields) or not _required(topic, set(shown))
+        factors[topic.name] = {} if blocked else {t: f for t, (_, _, f) in shown.items()}
     return factors

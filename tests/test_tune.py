@@ -12,6 +12,8 @@ pytest.importorskip("sklearn")
 
 from monitor.cli import main  # noqa: E402
 from monitor.config import load_rules  # noqa: E402
+from monitor.match import match  # noqa: E402
+from monitor.tune import fold_of  # noqa: E402
 
 RULES = """\
 # start: every word the same weight
@@ -26,21 +28,17 @@ threshold = {threshold}
 FILLER = "the ministry held a meeting on many subjects this week. "
 
 
-def _labels(path: Path, seed: int, noisy_digital: float) -> None:
-    """Articles: ransomware/malware ones are cyber (2); `digital` ones are cyber with
-    probability `noisy_digital`; the rest are not."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(240):
-        kind = i % 4
-        words = {0: "ransomware", 1: "malware", 2: "digital", 3: ""}[kind]
-        label = {0: 2, 1: 2, 2: int(rng.random() < noisy_digital), 3: 0}[kind]
-        body = FILLER * rng.randint(1, 3) + f"a report on {words} today. " + FILLER
-        rows.append({"id": i, "cyber": label, "title": "news", "body": body})
+def _article(i: int, words: str, rng: random.Random) -> dict[str, object]:
+    body = FILLER * rng.randint(1, 3) + f"a report on {words} today. " + FILLER
+    return {"id": i, "title": "news", "body": body}
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
 
 
-def _run(tmp_path: Path, labels: Path, rules: str, capsys: pytest.CaptureFixture[str]) -> int:
+def _run(tmp_path: Path, labels: Path, rules: str) -> int:
     (tmp_path / "topics.toml").write_text(rules, encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
         main(["tune", "--labels", str(labels), "--rules", str(tmp_path / "topics.toml")])
@@ -48,20 +46,24 @@ def _run(tmp_path: Path, labels: Path, rules: str, capsys: pytest.CaptureFixture
 
 
 def test_tune_recovers_planted_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    labels = tmp_path / "labels.jsonl"
-    _labels(labels, seed=1, noisy_digital=0.0)
+    # planted: ransomware and malware articles are cyber (2); digital and plain ones are not
+    rng = random.Random(1)
+    rows = []
+    for i in range(240):
+        words = ("ransomware", "malware", "digital", "")[i % 4]
+        rows.append({**_article(i, words, rng), "cyber": 2 if i % 4 < 2 else 0})
+    labels = _write(tmp_path / "labels.jsonl", rows)
     rules = RULES.format(threshold=1, strong=1, noise=1)
-    assert _run(tmp_path, labels, rules, capsys) == 0
+    assert _run(tmp_path, labels, rules) == 0
     out = capsys.readouterr().out
     tuned = tmp_path / "topics.tuned.toml"
-    assert tuned.exists() and (tmp_path / "topics.toml").read_text() == rules  # never overwritten
-    topic = load_rules(tuned).topics[0]
-    weights = {t.text: t.weight for t in topic.terms}
-    # the planted pattern: the two threat words decide, the neighbouring word does not
-    assert weights["ransomware"] * 1.5 >= topic.threshold
-    assert weights["malware"] * 1.5 >= topic.threshold
-    assert weights["digital"] * 1.5 < topic.threshold
-    assert weights["digital"] < min(weights["ransomware"], weights["malware"])
+    assert (tmp_path / "topics.toml").read_text() == rules  # never written over
+    fitted = load_rules(tuned)
+    weights = {t.text: t.weight for t in fitted.topics[0].terms}
+    assert weights["digital"] < min(weights["ransomware"], weights["malware"]) / 2
+    for words, relevant in (("ransomware", True), ("malware", True), ("digital", False)):
+        body = f"{FILLER}a report on {words} today. {FILLER}"
+        assert match("news", body, fitted).topics[0].matched is relevant, words
     assert "terms.digital: 1 ->" in out and "# a neighbouring word" in tuned.read_text()
     before, after = (line.split() for line in out.splitlines() if line.startswith("cyber"))
     assert float(after[2]) > float(before[2])  # precision, cross-validated
@@ -70,12 +72,22 @@ def test_tune_recovers_planted_weights(tmp_path: Path, capsys: pytest.CaptureFix
 def test_tune_refuses_when_precision_drops(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    labels = tmp_path / "labels.jsonl"
-    _labels(labels, seed=2, noisy_digital=0.7)
-    # precise already: only the threat words match; `digital` is right 70% of the time,
-    # so a fitted model takes it in and precision falls
-    rules = RULES.format(threshold=1, strong=1, noise=0.01)
-    assert _run(tmp_path, labels, rules, capsys) == 1
+    # The starting rules match ransomware (always cyber) and malware (4 times in 5).
+    # `digital` is cyber in four folds and never in the fifth: fitted on the four, the
+    # model takes it in, and on the fifth every such match is wrong.
+    rng = random.Random(2)
+    rows = []
+    for i in range(400):
+        words = ("ransomware", "malware", "digital", "")[i % 4]
+        label = {
+            "ransomware": 2,
+            "malware": (i // 4) % 5 != 0,
+            "digital": fold_of(i, 5) != 0,
+            "": 0,
+        }[words]
+        rows.append({**_article(i, words, rng), "cyber": int(label)})
+    labels = _write(tmp_path / "labels.jsonl", rows)
+    assert _run(tmp_path, labels, RULES.format(threshold=1, strong=1, noise=0.01)) == 1
     err = capsys.readouterr().err
     assert "precision of cybersecurity would drop" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "topics.tuned.toml").exists()
@@ -84,11 +96,10 @@ def test_tune_refuses_when_precision_drops(
 def test_tune_never_writes_over_the_rules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    labels = tmp_path / "labels.jsonl"
-    _labels(labels, seed=1, noisy_digital=0.0)
+    labels = _write(tmp_path / "labels.jsonl", [{"id": 1, "cyber": 0, "body": "x"}] * 20)
     rules_path = tmp_path / "topics.toml"
     rules_path.write_text(RULES.format(threshold=1, strong=1, noise=1), encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
         main(["tune", "--labels", str(labels), "--rules", str(rules_path), "-o", str(rules_path)])
     assert exit_info.value.code == 1
-    assert "is the rules file being tuned" in capsys.readouterr().err
+    assert "error:" in capsys.readouterr().err
