@@ -309,6 +309,12 @@ def run(
     reason = precision_drops(mb, ma)
     if reason:
         raise TuneError(reason)
+    for topic in mb:
+        if ma[topic].recall < mb[topic].recall:
+            echo(
+                f"note: cross-validated recall of {topic} falls "
+                f"({mb[topic].recall:.3f} -> {ma[topic].recall:.3f}): compare before using"
+            )
     text, changes = rewrite(rules_path.read_text(encoding="utf-8"), fit(feats, labels, rules))
     echo(f"{len(changes)} changes (fitted on all {len(articles)} articles):")
     for change in changes:
