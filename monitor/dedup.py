@@ -36,11 +36,13 @@ repeated headline of the pages it knows; a copy elsewhere keeps them in its text
   copy is cut alike; no headline in the body, no cut (the title still starts it).
 - `date`: the page's date, compared as a date, not as figures: the last date in
   the furniture before the headline (the original's date line follows a
-  republisher's header); without a headline in the body, the last line that is a
-  date and nothing else (`วันจันทร์ที่ 7 ตุลาคม 2562`, `วันที่ : 07/10/2562
-  13:41`) among the short lines leading the page (at most `DATE_LINES`, 4): a
-  date line under the headline is an event's date, text. yyyymmdd in the
-  Buddhist era, 0 when the text has none.
+  republisher's header) when the headline starts a line (a re-wrapped copy, or a
+  paragraph that starts with a date and the headline, has none), yyyymmdd in the
+  Buddhist era. Without a headline in the
+  body there is none (0): lines that are a date and nothing else (`วันจันทร์ที่ 7
+  ตุลาคม 2562`, `วันที่ : 07/10/2562 13:41`) among the short lines leading the page
+  (at most `DATE_LINES`, 4) are left out of text and figures, but may be an
+  event's date that stood under the headline the extractor dropped (783, 2227).
 - Shingles: every run of `SHINGLE_CHARS` (8) characters, hashed with CRC-32 of
   its UTF-32 bytes and mixed by a multiplication (CRC-32 alone is linear).
   Stable across processes (never Python's salted `hash`).
@@ -389,10 +391,10 @@ def _signed(title: str, body: str) -> _Signed:
     name and date, a print link) is furniture each site writes its own way: not
     shingled, no figures. The headline is looked for in the stream, so a re-wrapped
     copy is cut alike. Figures come from the title and the text. The date: the last
-    date in that furniture; without a headline in the body, the last line that is a
-    date and nothing else among the short lines leading the page (at most
-    `DATE_LINES`; left out of stream and figures too). It is compared as a date
-    (`_figures_against`), since the extractor drops the date line of some pages.
+    date in that furniture when the headline starts a line, compared as a date
+    (`_figures_against`, `date`). Without a headline in the body, lines that are a
+    date and nothing else among the short
+    lines leading the page (at most `DATE_LINES`) are left out, and there is no date.
     """
     lines = [line for line in _normalised_lines(body or title) if not _NO_LETTERS.match(line)]
     joined = "\n".join(lines)
@@ -401,20 +403,26 @@ def _signed(title: str, body: str) -> _Signed:
     start = stream.find(headline, 0, PREAMBLE_CHARS + len(headline)) if headline else -1
     if start >= 0:  # furniture before the headline, maybe a date re-wrapped into one line
         offset = _text_offset(joined, start)
-        dates = [_date_value(m) for m in _DATE_IN_TEXT.finditer(joined, 0, offset)]
-        date = next((d for d in reversed(dates) if d), 0)  # nearest the text: its own
+        line_start = joined.rfind("\n", 0, offset) + 1
+        date = 0  # a date line is a line: the headline starts one (corpus 783 begins its
+        # first paragraph with the event's date and the headline, after the extractor)
+        if not _NOT_TEXT.sub("", joined[line_start:offset]):
+            dates = [_date_value(m) for m in _DATE_IN_TEXT.finditer(joined, 0, offset)]
+            date = next((d for d in reversed(dates) if d), 0)  # nearest the text: its own
         return _Signed(stream[start:], f"{title}\n{joined[offset:]}", date)
-    date = 0  # no headline: date lines lead the page, before its first long line
+    # No headline in the body: date lines leading the page (before its first long line)
+    # are left out, but are no date: an event's date under a headline the extractor
+    # dropped would pass for the page's (corpus 783, 2227).
+    dated = False
     for i, line in enumerate(lines[:DATE_LINES]):
-        day = _date_of(line)
-        if day:
-            date, lines[i] = day, ""
+        if _date_of(line):
+            dated, lines[i] = True, ""
         elif len(line) > _DATE_LINE_CHARS:
             break
-    if date:
+    if dated:
         joined = "\n".join(line for line in lines if line)
         stream = _NOT_TEXT.sub("", joined)
-    return _Signed(headline + stream, f"{title}\n{joined}" if headline else joined, date)
+    return _Signed(headline + stream, f"{title}\n{joined}" if headline else joined, 0)
 
 
 def shingle_text(title: str, body: str) -> str:
