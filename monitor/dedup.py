@@ -367,7 +367,7 @@ def _text_offset(joined: str, count: int) -> int:
     """Where in `joined` its stream (`_NOT_TEXT` removed) reaches `count` characters."""
     pos = seen = 0
     for gap in _NOT_TEXT.finditer(joined):
-        if seen + gap.start() - pos >= count:
+        if seen + gap.start() - pos > count:
             break
         seen += gap.start() - pos
         pos = gap.end()
