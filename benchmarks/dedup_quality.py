@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     for a, b in disagreements[: args.show]:
         _show(rows[a], rows[b], index.sigs[a], index.sigs[b])
     same_release = {p for p, same in judged.items() if same}
+    verified_pairs = set(pairs)
 
     copies_of: dict[int, set[int]] = defaultdict(set)
     for a, b in same_release:
@@ -454,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
                     elif _same_release(rows[i], rows[found]):
                         outcome = "merged"  # another copy of the same release in the corpus
                         c[(order, name)]["other"] += 1
+                    elif (min(i, found), max(i, found)) in verified_pairs:
+                        # the original itself merges with it (corpus scale, not confirmed
+                        # there: a same-day repost listed above), not a merge of the copy's own
+                        outcome = "twin"
                     else:
                         outcome = "false"
                         print(
@@ -482,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {order:<15} pairs {t['scope pairs']:>6}  missed {t['scope missed']:>4} "
             f"({100 * t['scope missed'] / max(1, t['scope pairs']):.2f}%)  "
-            f"false merges {t['false']}"
+            f"false merges {t['false']}  (into the original's unconfirmed corpus twin: "
+            f"{t['twin']})"
         )
     print("missed, by the rule that rejected the pair (`dedup.rejection`, new item first):")
     for (order, row), counts in reasons.items():
