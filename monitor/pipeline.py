@@ -136,6 +136,10 @@ def _process(
     else:
         item_id = verdict.item_id or 0
         if verdict.kind == "duplicate":
+            if verdict.replaces_text:  # the fuller original of a trimmed copy stored first
+                stored_hash, stored_topics = store.match_state(item_id)
+                _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
+                        counts)  # fmt: skip
             store.add_alias(item_id, item.url, item.source, now)
             counts.duplicates += 1
     if listed_url != item.url:  # the page named another canonical URL: remember both
@@ -196,7 +200,9 @@ def _revise_entries(
         item_id, _, stored_hash, stored_topics, _ = own[entry.url]
         with _entry_failure_recorded(entry.url, counts):
             item = _item_for(entry, source, fetcher, now)
-            _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk, counts)
+            with _PROCESS_LOCK:
+                _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
+                        counts)  # fmt: skip
 
 
 def _revise(
@@ -204,7 +210,8 @@ def _revise(
     store: Store, now: datetime, walk: Walk, counts: _Counts,
 ) -> None:  # fmt: skip
     """Store `item` as the new text of a known item when its text changed (the old text
-    is kept as a revision); alert only when it starts to match."""
+    is kept as a revision); alert only when it starts to match. The caller holds
+    _PROCESS_LOCK: a revision changes what dedup compares with."""
     item = _hashed(item)
     if item.content_hash == stored_hash or not item.title:
         return
@@ -212,11 +219,10 @@ def _revise(
     result = match(item.title, item.body, settings.rules)
     alert_now = walk.alert and not stored_topics
     routing = {c.name: c.routing for c in settings.channels} if alert_now else {}
-    with _PROCESS_LOCK:
-        store.revise_item(
-            item_id, item, result, route(result, routing, now), now,
-            signature.to_bytes(), dedup.band_keys(signature),
-        )  # fmt: skip
+    store.revise_item(
+        item_id, item, result, route(result, routing, now), now,
+        signature.to_bytes(), dedup.band_keys(signature),
+    )  # fmt: skip
     counts.revised += 1
 
 
@@ -236,8 +242,9 @@ def _revisit_recent(
             if not page.not_modified:
                 entry = Entry(url=url, title=title)
                 item = extract.extract_article(page, entry, source.name, source.article, now)
-                _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
-                        counts)  # fmt: skip
+                with _PROCESS_LOCK:
+                    _revise(item_id, stored_hash, stored_topics, item, settings, store, now,
+                            walk, counts)  # fmt: skip
                 store.save_validators(url, page.etag, page.last_modified, now)
         except (StoreError, sqlite3.Error):
             raise

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from monitor import dedup
 from monitor.errors import QueryError, StoreError
 from monitor.models import Item, Match, SourceReport
 from monitor.thai import EXTRA_WORDS, dictionary_version, normalize_text, segment
@@ -239,6 +240,41 @@ def m012_revisits(db: sqlite_utils.Database) -> None:
     """When each item's page was last fetched again to look for an edit (`due_revisits`)."""
     db["items"].add_column("checked_at", str)
     db.execute("CREATE INDEX items_recent ON items (source, first_seen_at)")
+
+
+@migrations()
+def m013_hash_with_title_signature_2(db: sqlite_utils.Database) -> None:
+    """The content hash covers the title (three stubs with one body are three releases)
+    and signatures are format 2 (the title signed, the date compared as a date): every
+    item and revision is hashed again and every item signed again (~1 ms an item; the
+    upgrade warning says so), else copies of older items would be missed."""
+    last = 0
+    while rows := db.execute(
+        "SELECT id, title, body FROM items WHERE id > ? ORDER BY id LIMIT 500", [last]
+    ).fetchall():
+        signed = [(i, dedup.signature(title, body)) for i, title, body in rows]
+        ids = [i for i, _ in signed]
+        marks = ",".join("?" * len(ids))
+        db.conn.executemany(
+            "UPDATE items SET content_hash = ? WHERE id = ?",
+            [(dedup.content_hash(title, body), i) for i, title, body in rows],
+        )
+        for table in ("item_signatures", "item_bands"):
+            db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+        db.conn.executemany(
+            "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
+            [(i, sig.to_bytes()) for i, sig in signed],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
+            [(key, i) for i, sig in signed for key in dedup.band_keys(sig)],
+        )
+        last = rows[-1][0]
+    revisions = db.execute("SELECT id, title, body FROM item_revisions").fetchall()
+    db.conn.executemany(
+        "UPDATE item_revisions SET content_hash = ? WHERE id = ?",
+        [(dedup.content_hash(title, body), i) for i, title, body in revisions],
+    )
 
 
 _INSERT_ITEM = (
@@ -459,6 +495,13 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def match_state(self, item_id: int) -> tuple[str, str]:
+        """(content hash, matched topics) of a stored item."""
+        row = self.db.execute(
+            "SELECT content_hash, matched_topics FROM items WHERE id = ?", [item_id]
+        ).fetchone()
+        return (row[0] or "", row[1] or "") if row else ("", "")
+
     def id_for_hash(self, content_hash: str) -> int | None:
         row = self.db.execute(
             "SELECT id FROM items WHERE content_hash = ? ORDER BY id LIMIT 1", [content_hash]
@@ -600,10 +643,14 @@ class Store:
         signature: bytes = b"",
         band_keys: Sequence[int] = (),
     ) -> None:
-        """Replace an item's text (its page was edited), keeping the old text as a revision.
+        """Replace an item's text (its page was edited, or its fuller original came after
+        a trimmed copy), keeping the old text as a revision.
 
-        The search index, the near-duplicate signature and the match follow the new
-        text; `alerts` are queued only for channels that never had this item.
+        The item's own page becomes `item.url` of `item.source` (the original's, when
+        it replaces a copy: the copy's page stays an "also published at" URL, and its
+        feed no longer revises the item). The search index, the near-duplicate
+        signature and the match follow the new text; `alerts` are queued only for
+        channels that never had this item.
         """
         try:
             with self.transaction():
@@ -617,9 +664,11 @@ class Store:
                 self._unindex([item_id])
                 self.db.execute(
                     "UPDATE items SET title = ?, body = ?, published_at = ?, content_hash = ?, "
-                    "matched_topics = ?, match = ? WHERE id = ?",
+                    "matched_topics = ?, match = ?, url = ?, url_key = ?, source = ? "
+                    "WHERE id = ?",
                     [item.title, item.body, item.published_at, item.content_hash,
-                     ",".join(match.matched_topics), _match_json(match), item_id],
+                     ",".join(match.matched_topics), _match_json(match), item.url,
+                     url_key(item.url), item.source, item_id],
                 )  # fmt: skip
                 self._index(item_id, item, signature, band_keys)
                 self._enqueue(item_id, alerts, now)

@@ -284,3 +284,34 @@ def test_search_filters_by_source_topic_and_match(tmp_path: Path):
     assert titles(topic="cybersecurity") == ["ข่าว 0"]
     assert titles(matched=False) == ["ข่าว 2", "ข่าว 1"]
     assert titles(source="b", topic="cybersecurity") == []
+
+
+def test_an_archive_hashed_and_signed_the_old_way_is_hashed_and_signed_again(tmp_path: Path):
+    """m013: the content hash now covers the title and signatures are format 2; items
+    stored before must compare the new way, or copies of them would be missed."""
+    from monitor import dedup
+
+    path = tmp_path / "old.db"
+    store = Store(path)
+    stub = "พลเอก ประยุทธ์ จันทร์โอชา นายกรัฐมนตรี เป็นประธานการประชุมคณะรัฐมนตรี"
+    ids = []
+    for day in (2, 9):
+        item = Item(url=f"https://a/{day}", source="s", title=f"สรุปการประชุม ครม. {day} พ.ค. 2560",
+                    body=stub, published_at=None, content_hash="body-only")  # fmt: skip
+        ids.append(store.save_item(item, Match(), {}, NOW, b"\x01old", [1, 2]))
+    store.db.execute(
+        "DELETE FROM _sqlite_migrations WHERE name = 'm013_hash_with_title_signature_2'"
+    )
+    store.db.conn.commit()
+    store.close()
+
+    store = Store(path)
+    rows = {r["id"]: r for r in store.db.query("SELECT id, title, body, content_hash FROM items")}
+    signatures = dict(store.db.execute("SELECT item_id, signature FROM item_signatures").fetchall())
+    bands = store.db.execute("SELECT count(*) FROM item_bands WHERE band_key IN (1, 2)").fetchone()
+    store.close()
+    hashes = {rows[i]["content_hash"] for i in ids}
+    assert hashes == {dedup.content_hash(rows[i]["title"], stub) for i in ids} and len(hashes) == 2
+    for i in ids:
+        assert signatures[i] == dedup.signature(rows[i]["title"], stub).to_bytes()
+    assert bands == (0,)
