@@ -276,7 +276,8 @@ _VERSION = 2
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Verification thresholds; config may build one (`[dedup]` keys of the same names)."""
+    """Verification thresholds (constants: measured by benchmarks/dedup_quality.py in both
+    arrival orders, not a setting to tune per site)."""
 
     min_shingles: int = MIN_SHINGLES
     jaccard_min: float = JACCARD_MIN

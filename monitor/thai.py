@@ -236,11 +236,16 @@ MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (Kiribati)
 
 
 def bangkok_time(utc_iso: str | None, with_time: bool = True) -> str:
-    """A stored UTC timestamp shown as Bangkok local time ("" when unknown)."""
+    """A stored UTC timestamp shown as Bangkok local time ("" when unknown).
+
+    Exactly midnight in Bangkok is how a date without a time of day is stored
+    (`parse_thai_date`): it is shown as the date alone, not with an invented 00:00.
+    """
     if not utc_iso:
         return ""
     when = datetime.fromisoformat(utc_iso.replace("Z", "+00:00")).astimezone(BANGKOK)
-    return when.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    date_only = when.time() == datetime.min.time()
+    return when.strftime("%Y-%m-%d %H:%M" if with_time and not date_only else "%Y-%m-%d")
 
 
 def _year(text: str, two_digit_era: str) -> int:

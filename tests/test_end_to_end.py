@@ -36,7 +36,9 @@ def test_seed_release_is_found_matched_stored_once_and_alerted_once(snapshot_set
     assert len(seed_mail) == 1
     text = message_text(seed_mail[0])
     assert "ความมั่นคงปลอดภัยไซเบอร์" in text
-    assert "(Bangkok)" in text
+    shown = {"2019-10-06T17:00:00Z": "2019-10-07 (Bangkok)", "2019-10-08T02:30:00Z":
+             "2019-10-08 09:30 (Bangkok)"}[seed["published_at"]]  # no invented 00:00  # fmt: skip
+    assert f"Date: {shown}" in text
     other = {u["url"] for u in seed["urls"]} - {seed["url"]}
     assert all(url in text for url in other), "also published at"
     assert SEED_TITLE in message_text(seed_mail[0], "html")

@@ -77,8 +77,10 @@ def test_no_valid_date_gives_none(text: str):
     assert parse_thai_date(text) is None
 
 
-def test_bangkok_time_shows_the_local_day():
-    assert bangkok_time("2019-10-06T17:00:00Z") == "2019-10-07 00:00"
+def test_bangkok_time_shows_the_local_day_and_no_invented_midnight():
+    assert bangkok_time("2019-10-06T17:00:00Z") == "2019-10-07"  # a date without a time
+    assert bangkok_time("2019-10-07T06:41:00Z") == "2019-10-07 13:41"
+    assert bangkok_time("2019-10-06T17:00:01Z") == "2019-10-07 00:00"
     assert bangkok_time(None) == ""
 
 
