@@ -86,3 +86,35 @@ def test_a_copy_first_then_its_original_is_one_item_with_the_full_text_and_one_a
     assert [r["title"] for r in item["revisions"]] == [f"[ข่าวประชาสัมพันธ์] {TITLE}"]
     assert {u["url"] for u in item["urls"]} == {official.url("/news/1"), republisher.url("/r/77")}
     assert len(smtp.messages) == 1, "the original is not alerted again"
+
+
+def test_three_cabinet_stubs_with_one_body_stay_three_items(
+    tmp_path: Path, sites: Callable[[], LocalSite]
+) -> None:
+    """Different releases whose whole body is the same sentence (cabinet-meeting stubs),
+    their view counters written with a comma or not at all: three items, not one."""
+    site = sites()
+    stub = "พลเอก ประยุทธ์ จันทร์โอชา นายกรัฐมนตรี เป็นประธานการประชุมคณะรัฐมนตรี"
+    links = ""
+    for n, (day, counter) in enumerate([(2, "4,023"), (9, "857"), (16, "")], start=1):
+        title = f"สรุปข่าวการประชุมคณะรัฐมนตรี {day} พฤษภาคม 2560"
+        links += f'<li><a class="news" href="/news/{n}">{title}</a></li>'
+        site.routes[f"/news/{n}"] = (
+            200, {},
+            f'<html><body><h1>{title}</h1><p class="date">{day} พฤษภาคม 2560</p>'
+            f'<div class="body"><p>{stub}</p><p>{counter}</p></div></body></html>'.encode(),
+        )  # fmt: skip
+    site.routes["/news/list"] = (200, {}, f"<ul>{links}</ul>".encode())
+    source = html_source("cabinet", site.url("/news/list"), max_pages=1) + (
+        'drop_lines = ["^\\\\d+$"]\n'  # as a preset's counter rule, without separators
+    )
+    settings = load_settings(write_config(tmp_path, source))
+    store = Store(settings.db_path)
+    try:
+        report = run_once(settings, store, now=NOW)
+        titles = sorted(r["title"] for r in store.items_overview())
+    finally:
+        store.close()
+
+    assert (report.sources[0].new, report.sources[0].duplicates) == (3, 0)
+    assert len(titles) == 3
