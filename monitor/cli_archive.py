@@ -4,6 +4,7 @@ rematch, prune, web and feed."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -15,7 +16,16 @@ from typing import Any
 import click
 
 from monitor import report
-from monitor.cli_common import config_option, echo, json_option, settings_from, setup_logging
+from monitor.cli_common import (
+    busy_port,
+    config_option,
+    echo,
+    fail,
+    json_option,
+    settings_from,
+    setup_logging,
+)
+from monitor.config import Settings
 from monitor.store import Filters, Store
 from monitor.thai import BANGKOK, bangkok_time, parse_thai_date, plausible
 from monitor.urls import redact
@@ -55,9 +65,24 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _filters(kwargs: dict[str, Any], **extra: Any) -> Filters:
+def _filters(kwargs: dict[str, Any], settings: Settings, store: Store, **extra: Any) -> Filters:
+    """The filter options as Filters; an unknown --topic or --source is refused with the
+    known ones (it would otherwise print "(nothing)", as if nothing had matched)."""
     keys = ("since", "until", "source", "topic", "matched")
-    return Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
+    filters = Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
+    topics = sorted(t.name for t in settings.rules.topics)
+    if filters.topic and filters.topic not in topics:
+        raise click.BadParameter(
+            f"unknown topic {filters.topic!r} (one of {', '.join(topics)})", param_hint="'--topic'"
+        )
+    # A source removed from the config keeps its items and its status row.
+    names = {s.name for s in settings.sources} | {r["source"] for r in store.source_status()}
+    if filters.source and filters.source not in names:
+        raise click.BadParameter(
+            f"unknown source {filters.source!r} (one of {', '.join(sorted(names))})",
+            param_hint="'--source'",
+        )
+    return filters
 
 
 def _emit(rows: list[dict[str, Any]], columns: list[str], output: str) -> None:
@@ -84,7 +109,8 @@ csv_option = click.option("--csv", "output", flag_value="csv", help="Print CSV."
 @config_option
 @filter_options
 @click.option("--sort", type=click.Choice(["rank", "newest"]), default="rank", show_default=True)
-@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1),
+              help="Most results to show.")  # fmt: skip
 @output_option
 @csv_option
 def search(query: str, config_path: Path, sort: str, limit: int, output: str | None,
@@ -96,10 +122,14 @@ def search(query: str, config_path: Path, sort: str, limit: int, output: str | N
     """
     if re.fullmatch(r"--[A-Za-z][\w-]*(=.*)?", query):  # a mistyped option, not a query
         raise click.UsageError(f"No such option: {query.partition('=')[0]}")
-    store = Store(settings_from(config_path).db_path)
-    rows = list(store.find(query, _filters(kwargs, sort=sort), limit))
+    settings = settings_from(config_path)
+    store = Store(settings.db_path)
+    rows = list(store.find(query, _filters(kwargs, settings, store, sort=sort), limit))
+    if output == "json":  # ISO UTC, as stored
+        _emit(rows, [], "json")
+        return
     for row in rows:
-        row["published"] = bangkok_time(row["published_at"], with_time=False)
+        row["published"] = bangkok_time(row["published_at"])
         if output is None:
             row["title"] = report.short(row["title"])
     columns = ["id", "published", "source", "matched_topics", "title"]
@@ -114,24 +144,63 @@ def search(query: str, config_path: Path, sort: str, limit: int, output: str | N
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: stdout).")  # fmt: skip
-def export(config_path: Path, fmt: str, output: Path | None, **kwargs: Any) -> None:
-    """Write stored items with their text and matches, as JSON lines or CSV."""
-    store = Store(settings_from(config_path).db_path)
-    rows = store.find("", _filters(kwargs, sort="newest", full=True), limit=None)
-    with output.open("w", encoding="utf-8", newline="") if output else _stdout() as out:
-        writer = None
-        for count, row in enumerate(rows, 1):
-            if fmt == "jsonl":
-                out.write(report.as_json(row, indent=None) + "\n")
-            else:
-                writer = writer or csv.DictWriter(out, list(row))
-                if count == 1:
-                    writer.writeheader()
-                writer.writerow({k: report.cell(v, one_line=False) for k, v in row.items()})
-            if output and count % 1000 == 0:
-                click.echo(f"\r{count} items", err=True, nl=False)
+@click.option("--excel", is_flag=True,
+              help="CSV for Excel: a UTF-8 byte order mark, so Thai opens intact.")  # fmt: skip
+def export(config_path: Path, fmt: str, output: Path | None, excel: bool, **kwargs: Any) -> None:
+    """Write stored items with their text, matches and every URL, as JSON lines or CSV.
+
+    JSON lines keep `match`, `problems` and `urls` as JSON; CSV holds them as JSON text."""
+    settings = settings_from(config_path)
+    store = Store(settings.db_path)
+    rows = store.find("", _filters(kwargs, settings, store, sort="newest", full=True), limit=None)
+    encoding = "utf-8-sig" if excel and fmt == "csv" else "utf-8"
+    try:
+        with output.open("w", encoding=encoding, newline="") if output else _stdout() as out:
+            if encoding == "utf-8-sig" and not output:
+                out.write("\ufeff")
+            _write_items(out, fmt, rows, _urls_by_item(store), progress=output is not None)
+    except OSError as exc:
+        fail(f"cannot write {output or 'stdout'}: {exc.strerror or exc}")
     if output:
         click.echo(f"\rwrote items to {output}", err=True)
+
+
+def _urls_by_item(store: Store) -> dict[int, list[dict[str, Any]]]:
+    """Every URL each item was published at, oldest first: one read of item_urls (the
+    table has no index on item_id, so a query per item would read it all each time)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    cursor = store.db.execute(
+        "SELECT item_id, url, source, first_seen_at FROM item_urls ORDER BY first_seen_at, url"
+    )
+    for item_id, url, source, first_seen_at in cursor:
+        found.setdefault(item_id, []).append(
+            {"url": url, "source": source, "first_seen_at": first_seen_at}
+        )
+    return found
+
+
+def _write_items(out: Any, fmt: str, rows: Any, urls: dict[int, list[dict[str, Any]]],
+                 progress: bool) -> None:  # fmt: skip
+    writer = None
+    for count, row in enumerate(rows, 1):
+        row["match"] = json.loads(row["match"] or "[]")
+        row["problems"] = json.loads(row["problems"] or "[]")
+        row["urls"] = urls.get(row["id"], [{"url": row["url"], "source": row["source"],
+                                            "first_seen_at": row["first_seen_at"]}])  # fmt: skip
+        if fmt == "jsonl":
+            out.write(report.as_json(row, indent=None) + "\n")
+        else:
+            if writer is None:
+                writer = csv.DictWriter(out, list(row))
+                writer.writeheader()
+            writer.writerow({k: report.cell(_csv_value(v), one_line=False) for k, v in row.items()})
+        if progress and count % 1000 == 0:
+            click.echo(f"\r{count} items", err=True, nl=False)
+
+
+def _csv_value(value: Any) -> Any:
+    """Lists and objects as JSON text in a CSV cell (Python's repr is not for analysts)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
 
 
 @contextmanager
@@ -150,7 +219,7 @@ def sources(config_path: Path, as_json: bool) -> None:
         {
             "source": s.name, "kind": s.kind, "preset": s.preset, "url": redact(s.url),
             "every_minutes": s.interval_minutes,
-            "last_success": bangkok_time(health.get(s.name, {}).get("last_success_at")),
+            "last_success_at": health.get(s.name, {}).get("last_success_at"),
             "failures": health.get(s.name, {}).get("consecutive_failures", ""),
             "last_error": health.get(s.name, {}).get("last_error") or "",
         }
@@ -161,10 +230,11 @@ def sources(config_path: Path, as_json: bool) -> None:
         echo(report.as_json({"sources": rows, "presets": presets}))
         return
     for row in rows:
-        row["last_error"] = report.short(row["last_error"], 50)
-    columns = ["source", "kind", "preset", "every_minutes", "last_success", "failures",
+        row["every_minutes"] = f"{row['every_minutes']:g} min"
+    # The table cuts the widest columns to the terminal: the error's reason comes first.
+    columns = ["source", "kind", "preset", "every_minutes", "last_success_at", "failures",
                "last_error", "url"]  # fmt: skip
-    echo(report.table(rows, columns))
+    echo(report.table(rows, columns, cut_first=("url", "preset")))
     echo('\npresets (use with `preset = "NAME"` in a source):')
     echo(report.table(presets, ["preset", "description"]))
 
@@ -285,6 +355,11 @@ def web_command(
     if metadata_path is None:
         beside = settings.path.parent / "datasette.yaml"
         metadata_path = beside if beside.is_file() else DEFAULT_METADATA
+    # uvicorn finds a busy port only after "serving ..." is printed, and then exits 1
+    # with its own lines: check first.
+    busy = busy_port(host, port)
+    if busy:
+        fail(f"{busy} (choose another with --port)")
     serve_web(settings.db_path, host, port, metadata_path, allow_sql=allow_sql)
 
 
@@ -324,8 +399,11 @@ def feed_command(topic: str, config_path: Path, output: Path | None, base_url: s
         click.echo(feed.atom(settings.db_path, topic, base_url, now, limit=limit,
                              self_url=self_url), nl=False)  # fmt: skip
         return
-    count = feed.write_atom(settings.db_path, topic, output, base_url, now, limit=limit,
-                            self_url=self_url)  # fmt: skip
+    try:
+        count = feed.write_atom(settings.db_path, topic, output, base_url, now, limit=limit,
+                                self_url=self_url)  # fmt: skip
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {count} entries to {output}", err=True)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -76,6 +77,31 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def echo(text: str, err: bool = False, one_line: bool = False) -> None:
     """click.echo through report.printable: what the CLI prints may hold a site's text."""
     click.echo(report.printable(text, one_line), err=err)
+
+
+def fail(message: str) -> NoReturn:
+    """Print `error: message` on one line to stderr and exit 2, as for a config error."""
+    echo(f"error: {message}", err=True, one_line=True)
+    sys.exit(2)
+
+
+def busy_port(host: str, port: int) -> str:
+    """Why `host:port` cannot be listened on ("" when it can): bind and let go at once.
+
+    SO_REUSEADDR as uvicorn and asyncio set it, so a port whose last connections wait
+    in TIME_WAIT is not taken for busy; a live listener still is."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        return f"{host}: {exc.strerror or exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return ""
 
 
 def settings_from(config_path: Path) -> Settings:

@@ -16,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from monitor import report
-from monitor.cli_common import echo
+from monitor.cli_common import busy_port, echo, fail
 from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.pipeline import run_once
@@ -67,7 +67,7 @@ def _print_items(store: Store) -> None:
     rows = store.items_overview()
     for row in rows:
         row["title"] = report.short(row["title"], 60)
-        row["published"] = bangkok_time(row["published_at"], with_time=False)
+        row["published"] = bangkok_time(row["published_at"])
     echo(f"\nItems stored ({len(rows)}):")
     echo(report.table(rows, ["id", "source", "published", "matched_topics", "title"]))
     echo("\nMatched, and why:")
@@ -99,6 +99,14 @@ def run_demo(config_path: Path | None = None) -> None:
     settings = load_settings(path)
     if settings.demo is None:
         raise ConfigError(str(path), "demo", "a [demo] table (snapshot_dir, http_port, smtp_port)")
+    # Before `_reset`: a demo that cannot start must not delete the last demo's data.
+    for key, port in (
+        ("http_port", settings.demo.http_port),
+        ("smtp_port", settings.demo.smtp_port),
+    ):
+        busy = busy_port("127.0.0.1", port)
+        if busy:
+            fail(f"{busy}: set another demo.{key} in {path}")
     _reset(settings)
     mailbox = MailBox()
     smtp = _start_smtp(settings, mailbox)
