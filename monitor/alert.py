@@ -6,6 +6,16 @@ for all its due items. Each message is sent, then its rows are marked `sent` in
 one transaction. A failure is counted and retried with exponential backoff, and
 marked `failed` after `max_attempts` (`monitor alerts retry` re-queues it).
 
+A row records when it was queued (`created_at`), when a channel accepted it
+(`sent_at`, the clock's time at that moment, not the run's start) and when its
+attempts first and last failed. A failed attempt is logged at WARNING, a row
+given up at ERROR. `channel_health` says which channels keep failing
+(`monitor status` exits 1 for them).
+
+Email carries `Date` and a `Message-ID` in the sender's domain (RFC 5322; spam
+filters score mail without them), `List-Id` naming the bulletin so a mail rule
+can file it, and `Auto-Submitted: auto-generated` so auto-replies stay away.
+
 The one window where a restart can send twice is between a channel accepting a
 message and the outbox recording it; the mark is written right after the
 channel returns, so the window is one SQLite commit long.
@@ -22,15 +32,16 @@ combining Thai mark or a link, never inside one.
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import ssl
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,7 +54,9 @@ from monitor.errors import AlertError, ConfigError
 from monitor.models import Delivery
 from monitor.report import printable
 from monitor.store import Store
-from monitor.thai import bangkok_time
+from monitor.thai import BANGKOK, bangkok_time
+
+log = logging.getLogger("monitor")
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~>])")
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~|])")
@@ -56,6 +69,11 @@ _MASS_MENTION = re.compile(r"(?:@|(?<=<)!)(?=everyone|here|channel|all|subteam)"
 _ZERO_WIDTH_SPACE = "\u200b"
 _URL = re.compile(r"https?://\S+")
 DEFAULT_CHAT_LIMIT = 4000
+# A channel "keeps failing" (status exits 1) when a queued alert has failed this many
+# times, or has been failing this long, or one was given up.
+FAILING_ATTEMPTS = 3
+FAILING_FOR = timedelta(minutes=30)
+_LIST_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
 def escape_markdown(text: str) -> str:
@@ -170,12 +188,23 @@ class Composer:
         text = render(self.templates, "subject.txt.j2", items=items)
         return cut(" ".join(printable(text, one_line=True).split()), 200)
 
-    def email(self, items: list[dict[str, Any]], channel: Channel) -> EmailMessage:
+    def email(
+        self, items: list[dict[str, Any]], channel: Channel, now: datetime | None = None
+    ) -> EmailMessage:
+        """The message, dated `now` (default: the clock's time, in Bangkok)."""
+        domain = sender_domain(channel.sender)
+        label = _LIST_LABEL_UNSAFE.sub("-", channel.name).strip("-") or "alerts"
         message = EmailMessage()
         message["Subject"] = self.subject(items)
         message["From"] = channel.sender
         message["To"] = ", ".join(channel.recipients)
-        message["Message-ID"] = make_msgid(domain="thai-news-monitor")
+        message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(BANGKOK))
+        # No idstring: a Message-ID longer than a header line is folded (still valid).
+        message["Message-ID"] = make_msgid(domain=domain)
+        message["List-Id"] = (
+            f"thai-news-monitor {label} alerts <{label}.thai-news-monitor.{domain}>"
+        )
+        message["Auto-Submitted"] = "auto-generated"
         message.set_content(render(self.templates, "email.txt.j2", items=items), charset="utf-8")
         html = render(self.templates, "email.html.j2", items=items)
         message.add_alternative(html, subtype="html", charset="utf-8")
@@ -206,6 +235,14 @@ class Composer:
         if markdown:
             title = escape_markdown_title(title)
         return title, self.chat(items, markdown, limit - len(title) - 1)
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of a From address ("Monitor <m@cert.go.th>" -> "cert.go.th"), for the
+    Message-ID and List-Id; "localhost" when the address has none."""
+    _, address = parseaddr(sender)
+    domain = address.rpartition("@")[2].strip().strip("[]")
+    return domain if "@" in address and domain else "localhost"
 
 
 def composer_for(settings: Settings) -> Composer:
@@ -276,8 +313,38 @@ def send_chat(title: str, body: str, markdown: bool, channel: Channel) -> None:
         raise AlertError(channel.name, reasons[-1])
 
 
+def check_channels(settings: Settings) -> Settings:
+    """The settings, if every channel can send: its secret variable set (the name of an
+    unset one is given) and, for chat, a URL Apprise accepts; else raise ConfigError.
+
+    For the commands that send, at start-up; the URL (it holds a token) is never shown."""
+    settings.require_secrets()
+    chats = [c for c in settings.channels if c.kind == "apprise"]
+    if chats:
+        import apprise  # only here and when sending: 15 MB of plugins
+
+        apprise_log = logging.getLogger("apprise")
+        level = apprise_log.level
+        apprise_log.setLevel(logging.CRITICAL + 1)  # it logs a bad URL whole, token and all
+        try:
+            accepted = {c.name: bool(apprise.Apprise().add(c.url)) for c in chats}
+        finally:
+            apprise_log.setLevel(level)
+        for channel in chats:
+            if not accepted[channel.name]:
+                raise ConfigError(
+                    str(settings.path),
+                    f"channels.{channel.name}.url_env",
+                    f"a URL Apprise accepts in {channel.secret_env} (it does not; the URL "
+                    "is not shown: it holds a token)",
+                )
+    return settings
+
+
 def deliver(items: list[dict[str, Any]], channel: Channel, composer: Composer) -> None:
     """Send one message holding `items` on `channel`."""
+    if channel.secret_missing:  # a sending command that skipped check_channels
+        raise AlertError(channel.name, f"environment variable {channel.secret_env} is not set")
     if channel.kind == "email":
         send_email(composer.email(items, channel), channel)
         return
@@ -299,14 +366,22 @@ def _batches(rows: list[dict[str, Any]], channel: Channel) -> list[list[dict[str
     return [[row] for row in rows]
 
 
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def send_pending(
     store: Store,
     channels: Iterable[Channel],
     settings: AlertSettings,
     composer: Composer,
     now: datetime,
+    clock: Callable[[], datetime] = _clock,
 ) -> list[Delivery]:
-    """Send every due outbox row once; record each outcome before the next message."""
+    """Send every due outbox row once; record each outcome before the next message.
+
+    `now` decides what is due and when a retry will be; `clock` stamps what happened
+    (a channel accepting a message, an attempt failing) at the time it happened."""
     by_name = {c.name: c for c in channels}
     due: dict[str, list[dict[str, Any]]] = {}
     # Rows of a channel removed from the config stay queued until it comes back.
@@ -322,9 +397,40 @@ def send_pending(
                 deliver(items, channel, composer)
             except AlertError as exc:
                 attempts = max(row["attempts"] for row in batch) + 1
-                store.mark_attempt_failed(ids, str(exc), _retry_delay(attempts, settings), now)
+                retry_in = _retry_delay(attempts, settings)
+                store.mark_attempt_failed(ids, str(exc), retry_in, now, clock())
+                _log_failure(name, ids, attempts, retry_in, str(exc))
                 deliveries += [Delivery(r["item_id"], name, False, str(exc)) for r in batch]
             else:
-                store.mark_sent(ids, now)
+                store.mark_sent(ids, clock())
                 deliveries += [Delivery(r["item_id"], name, True) for r in batch]
     return deliveries
+
+
+def _log_failure(
+    channel: str, ids: list[int], attempts: int, retry_in: timedelta | None, error: str
+) -> None:
+    """WARNING for an attempt that will be retried, ERROR for alerts given up."""
+    fields = {"channel": channel, "outbox_ids": ids, "attempts": attempts, "error": error}
+    if retry_in is None:
+        log.error("alert channel=%s gave up after %d attempts (monitor alerts retry): %s",
+                  channel, attempts, error, extra=fields)  # fmt: skip
+    else:
+        log.warning("alert channel=%s attempt %d failed, retry in %ds: %s", channel, attempts,
+                    retry_in.total_seconds(), error, extra=fields)  # fmt: skip
+
+
+def channel_health(row: dict[str, Any], now: datetime) -> str:
+    """Why a channel (a row of `Store.outbox_by_channel`) keeps failing, or "" if it does
+    not: an alert given up, one queued with FAILING_ATTEMPTS failures, or failing for
+    FAILING_FOR or longer."""
+    if row["failed"]:
+        return f"{row['failed']} alerts given up"
+    if row["pending_attempts"] and row["pending_attempts"] >= FAILING_ATTEMPTS:
+        return f"an alert failed {row['pending_attempts']} times"
+    first = row["first_failed_at"]
+    if first:
+        since = now - datetime.fromisoformat(first.replace("Z", "+00:00"))
+        if since >= FAILING_FOR:
+            return f"failing for {int(since.total_seconds() // 60)} minutes"
+    return ""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,11 @@ from monitor.cli_common import (
     settings_from,
     setup_logging,
 )
-from monitor.config import load_rules
+from monitor.config import Settings, load_rules
 from monitor.errors import AlertError, MonitorError
 from monitor.store import Store, damaged
+
+log = logging.getLogger("monitor")
 
 
 class _Group(click.Group):
@@ -38,6 +42,19 @@ class _Group(click.Group):
             echo(f"error: {damaged(Store.last_opened or 'the database', exc)}", err=True,
                  one_line=True)  # fmt: skip
             sys.exit(2)
+
+
+def sending_settings(config_path: Path) -> Settings:
+    """The settings for a command that sends alerts: every channel's secret set and chat
+    URL valid (else one line naming the variable or channel, exit 2); a warning when no
+    channel is enabled (matched items would be stored and nobody told)."""
+    from monitor import alert
+
+    settings = alert.check_channels(settings_from(config_path))
+    if not settings.channels:
+        log.warning("no alert channel is enabled in %s: matched items are stored, nobody "
+                    "is alerted", settings.path)  # fmt: skip
+    return settings
 
 
 @click.group(cls=_Group)
@@ -58,7 +75,7 @@ def run(config_path: Path, once: bool, quiet: bool, force: bool, log_json: bool)
     from monitor.schedule import serve
 
     setup_logging(not quiet, log_json)
-    settings = settings_from(config_path)
+    settings = sending_settings(config_path)
     if not once:
         serve(settings)
         return
@@ -76,7 +93,7 @@ def serve(config_path: Path, log_json: bool) -> None:
     from monitor.schedule import serve as serve_forever
 
     setup_logging(True, log_json)
-    serve_forever(settings_from(config_path))
+    serve_forever(sending_settings(config_path))
 
 
 @cli.command()
@@ -93,23 +110,35 @@ def demo(config_path: Path | None) -> None:
 @config_option
 @json_option
 def status(config_path: Path, as_json: bool) -> None:
-    """Source health and the outbox; exit 1 when something needs attention."""
+    """Source health and alerts per channel; exit 1 when something needs attention.
+
+    A channel needs attention when it keeps failing (alert.channel_health): its last
+    error is shown in full. Needs no channel secrets: it only reads the archive."""
+    from monitor.alert import channel_health
+
     settings = settings_from(config_path)
     store = Store(settings.db_path)
     sources = store.source_status()
-    outbox = store.outbox_counts()
-    data = {"sources": sources, "outbox": outbox, "items": store.count_items()}
+    now = datetime.now(UTC)
+    channels = [{**row, "failing": channel_health(row, now)} for row in store.outbox_by_channel()]
+    data = {"sources": sources, "channels": channels, "outbox": store.outbox_counts(),
+            "items": store.count_items()}  # fmt: skip
     if as_json:
         echo(report.as_json(data))
     else:
         columns = ["source", "last_run_at", "last_success_at", "consecutive_failures",
                    "new_last_run", "last_error"]  # fmt: skip
         echo(report.table([_with_failed_pages(s) for s in sources], columns))
-        echo(f"\nitems stored: {data['items']} · outbox: {outbox or 'empty'}")
-    failing = (
-        any(s["consecutive_failures"] or s["failed_last_run"] for s in sources)
-        or outbox.get("failed", 0)
-    )  # fmt: skip
+        echo(f"\nitems stored: {data['items']}\n\nalerts by channel:")
+        columns = ["channel", "pending", "failed", "sent", "last_failed_at", "last_error"]
+        echo(report.table(channels, columns) if channels else "(no alerts queued or sent)")
+        for row in channels:
+            if row["failing"]:
+                echo(f"channel {row['channel']} keeps failing ({row['failing']}); last error: "
+                     f"{row['last_error']}", one_line=True)  # fmt: skip
+    failing = any(s["consecutive_failures"] or s["failed_last_run"] for s in sources) or any(
+        row["failing"] for row in channels
+    )
     sys.exit(1 if failing else 0)
 
 
@@ -158,7 +187,7 @@ def alerts_retry(config_path: Path, channel: str) -> None:
     """Queue failed alerts again and try to send them now."""
     from monitor import alert
 
-    settings = settings_from(config_path)
+    settings = sending_settings(config_path)
     store = Store(settings.db_path)
     now = datetime.now(UTC)
     count = store.retry_failed(now, channel)
@@ -184,6 +213,7 @@ def alert_test(channel: str, config_path: Path) -> None:
     if target is None:
         names = ", ".join(c.name for c in settings.channels) or "none enabled"
         raise click.BadParameter(f"no enabled channel {channel!r} ({names})")
+    alert.check_channels(replace(settings, channels=(target,)))  # only this one must work
     composer = alert.composer_for(settings)
     item = Store(settings.db_path).latest_matched_item() or alert.SAMPLE_ITEM
     try:

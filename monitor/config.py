@@ -3,6 +3,11 @@
 This is the only module that reads environment variables (secrets: SMTP
 passwords, chat URLs with tokens). Every error names the file, the key and
 what was expected. Relative paths are resolved against the config file's folder.
+
+A channel's secret variable that is unset does not stop loading: commands that
+only read the archive (search, status, web, export...) never need it. Commands
+that send call `Settings.require_secrets()` (or load with `need_secrets=True`),
+which names the first unset variable.
 """
 
 from __future__ import annotations
@@ -67,6 +72,13 @@ class Channel:
     url: str = ""
     timeout_seconds: float = 20.0
     max_chars: int = 0  # 0: the limit known for the Apprise URL's service
+    secret_env: str = ""  # the variable named by url_env / password_env
+    secret_missing: bool = False  # that variable was unset when the config was read
+
+    @property
+    def secret_key(self) -> str:
+        """The config key naming this channel's secret variable."""
+        return "url_env" if self.kind == "apprise" else "password_env"
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,18 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "monitor.db"
+
+    def require_secrets(self) -> Settings:
+        """These settings, if every enabled channel's secret variable was set; else raise
+        ConfigError naming the first unset one (for the commands that send)."""
+        for channel in self.channels:
+            if channel.secret_missing:
+                raise ConfigError(
+                    str(self.path),
+                    f"channels.{channel.name}.{channel.secret_key}",
+                    f"environment variable {channel.secret_env} to be set",
+                )
+        return self
 
     def source(self, name: str) -> Source:
         for source in self.sources:
@@ -396,8 +420,10 @@ _CHANNEL_KEYS = {
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> str:
-    """The secret held by the environment variable the key names.
+def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> dict[str, Any]:
+    """The Channel fields of the secret held by the environment variable the key names:
+    the variable's name, and its value or that it is unset (`Settings.require_secrets`
+    refuses that for the commands that send; the others never read the value).
 
     A value that cannot be a variable's name is likely the secret itself, typed in the
     wrong place: the error says so without repeating it (errors reach logs and screens).
@@ -406,13 +432,12 @@ def _secret(table: _Table, key: str, env: Mapping[str, str], required: bool) -> 
     if not name:
         if required:
             table.fail(key, "the name of an environment variable holding the secret")
-        return ""
+        return {}
     if not _ENV_NAME.fullmatch(name):
         table.fail(key, "the NAME of an environment variable (letters, digits, _), not the "
                         "secret itself; the value given is not shown")  # fmt: skip
-    if name not in env:
-        table.fail(key, f"environment variable {name} to be set")
-    return env[name]
+    field = "url" if key == "url_env" else "password"
+    return {"secret_env": name, "secret_missing": name not in env, field: env.get(name, "")}
 
 
 def _clock(table: _Table, key: str, text: str) -> time:
@@ -465,7 +490,7 @@ def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str])
     if kind == "apprise":
         return Channel(
             **common,
-            url=_secret(table, "url_env", env, required=True),
+            **_secret(table, "url_env", env, required=True),
             max_chars=table.integer("max_chars", 0, maximum=100_000),
         )
     recipients = table.texts("recipients")
@@ -482,7 +507,7 @@ def _channel(table: _Table, name: str, env: Mapping[str, str], topics: set[str])
         tls=tls,
         tls_ca_file=_existing_file(table, "tls_ca_file"),
         username=table.text("username", ""),
-        password=_secret(table, "password_env", env, required=False),
+        **_secret(table, "password_env", env, required=False),
         sender=table.text("sender"),
         recipients=recipients,
     )
@@ -520,8 +545,12 @@ def proxies_from(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(found.items()))
 
 
-def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the main config file and the files it names; raise ConfigError on any fault."""
+def load_settings(
+    path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = None, need_secrets: bool = False
+) -> Settings:
+    """Read the main config file and the files it names; raise ConfigError on any fault.
+
+    An unset secret variable is a fault only with `need_secrets` (see the module doc)."""
     env = os.environ if env is None else env
     path = Path(path)
     root = _Table(path, "", _read_toml(path), _ROOT_KEYS)
@@ -578,7 +607,7 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
             http_port=d.integer("http_port", minimum=1),
             smtp_port=d.integer("smtp_port", minimum=1),
         )
-    return Settings(
+    settings = Settings(
         path=path,
         data_dir=resolve(root.text("data_dir", "../data")),
         fetch=fetch,
@@ -593,3 +622,4 @@ def load_settings(path: Path = DEFAULT_CONFIG, env: Mapping[str, str] | None = N
         ),
         demo=demo,
     )
+    return settings.require_secrets() if need_secrets else settings

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -275,6 +275,14 @@ def m013_hash_with_title_signature_2(db: sqlite_utils.Database) -> None:
         "UPDATE item_revisions SET content_hash = ? WHERE id = ?",
         [(dedup.content_hash(title, body), i) for i, title, body in revisions],
     )
+
+
+@migrations()
+def m014_outbox_failure_times(db: sqlite_utils.Database) -> None:
+    """When a row's attempts first and last failed (`monitor status` tells a channel that
+    keeps failing from one that failed once a minute ago)."""
+    db["outbox"].add_column("first_failed_at", str)
+    db["outbox"].add_column("last_failed_at", str)
 
 
 _INSERT_ITEM = (
@@ -951,10 +959,13 @@ class Store:
     # ---- outbox
 
     def _enqueue(self, item_id: int, alerts: dict[str, datetime], now: datetime) -> None:
+        """Queue alerts due at the times given; `created_at` is the clock's time now, when
+        the row is written (a run's `now` is its start, minutes earlier in a long walk)."""
+        queued = _iso(datetime.now(UTC))
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO outbox (key, item_id, channel, status, attempts, "
             "next_attempt_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-            [(f"item:{item_id}:{channel}", item_id, channel, _iso(due), _iso(now))
+            [(f"item:{item_id}:{channel}", item_id, channel, _iso(due), queued)
              for channel, due in alerts.items()],
         )  # fmt: skip
 
@@ -994,7 +1005,7 @@ class Store:
         return claimed
 
     def mark_sent(self, outbox_ids: list[int], now: datetime) -> None:
-        """Record that a channel accepted these rows' message (one commit)."""
+        """Record that a channel accepted these rows' message at `now` (one commit)."""
         marks = ",".join("?" * len(outbox_ids))
         with self.transaction():
             self.db.execute(
@@ -1004,22 +1015,29 @@ class Store:
             )
 
     def mark_attempt_failed(
-        self, outbox_ids: list[int], error: str, retry_in: timedelta | None, now: datetime
-    ) -> None:
-        """Count a failed attempt; `retry_in` None means give up (`failed`)."""
+        self, outbox_ids: list[int], error: str, retry_in: timedelta | None, now: datetime,
+        failed_at: datetime | None = None,
+    ) -> None:  # fmt: skip
+        """Count a failed attempt; `retry_in` None means give up (`failed`).
+
+        The next attempt is due `retry_in` after `now` (the sender's clock, simulated
+        in benchmarks); `failed_at` (default `now`) is when this attempt failed."""
         status = "failed" if retry_in is None else "pending"
         next_at = _iso(now + (retry_in or timedelta(0)))
+        at = _iso(failed_at or now)
         marks = ",".join("?" * len(outbox_ids))
         with self.transaction():
             self.db.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
-                f"next_attempt_at = ? WHERE id IN ({marks})",
-                [status, error[:500], next_at, *outbox_ids],
+                "next_attempt_at = ?, first_failed_at = coalesce(first_failed_at, ?), "
+                f"last_failed_at = ? WHERE id IN ({marks})",
+                [status, error[:500], next_at, at, at, *outbox_ids],
             )
 
     def retry_failed(self, now: datetime, channel: str = "") -> int:
         """Put failed rows (of one channel, or all) back in the queue; return how many."""
-        sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? "
+        sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+        sql += "first_failed_at = NULL "  # the channel's failing time starts again
         sql += "WHERE status = 'failed'" + (" AND channel = ?" if channel else "")
         with self.transaction():
             cursor = self.db.execute(sql, [_iso(now), *([channel] if channel else [])])
@@ -1030,6 +1048,32 @@ class Store:
             "SELECT id FROM items WHERE matched_topics != '' ORDER BY id DESC LIMIT 1"
         ).fetchone()
         return self.item(row[0]) if row else None
+
+    def outbox_by_channel(self) -> list[dict[str, Any]]:
+        """Per channel: rows by status; of its pending rows, the most attempts and the
+        oldest first failure; the last error of a row still pending or failed."""
+        rows = list(
+            self.db.query(
+                "SELECT channel, sum(status = 'pending') AS pending, "
+                "sum(status = 'sending') AS sending, sum(status = 'failed') AS failed, "
+                "sum(status = 'sent') AS sent, "
+                "max(CASE WHEN status = 'pending' THEN attempts END) AS pending_attempts, "
+                "min(CASE WHEN status = 'pending' THEN first_failed_at END) AS first_failed_at "
+                "FROM outbox GROUP BY channel ORDER BY channel"
+            )
+        )
+        errors = {
+            channel: (error, at)
+            for channel, error, at, _ in self.db.execute(
+                "SELECT channel, last_error, last_failed_at, "
+                "max(coalesce(last_failed_at, '') || printf('%012d', id)) FROM outbox "
+                "WHERE status IN ('pending', 'failed') AND last_error IS NOT NULL "
+                "GROUP BY channel"
+            ).fetchall()
+        }
+        for row in rows:
+            row["last_error"], row["last_failed_at"] = errors.get(row["channel"], (None, None))
+        return rows
 
     def outbox_counts(self) -> dict[str, int]:
         return dict(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -221,3 +223,51 @@ def test_alert_test_command_reports_success_and_the_channels_error(
     assert len(smtp.messages) == sent_before + 1
     assert down.exit_code == 1 and "failed: email: SMTP 127.0.0.1" in down.output
     assert len(down.output.strip().splitlines()) == 1
+
+
+def test_email_has_a_date_and_message_id_that_mail_filters_accept(
+    snapshot_settings: Settings, smtp: Smtp
+):
+    import email
+    import email.policy
+    from email.utils import parsedate_to_datetime
+
+    run_once(snapshot_settings, Store(snapshot_settings.db_path), now=NOW)
+
+    assert smtp.messages
+    for received in smtp.messages:
+        message = email.message_from_bytes(bytes(received), policy=email.policy.default)
+        date = parsedate_to_datetime(str(message["Date"]))
+        assert date.tzinfo is not None and date.utcoffset() == timedelta(hours=7)
+        assert abs(datetime.now(UTC) - date) < timedelta(minutes=1), "sent now, not at NOW"
+        assert re.fullmatch(r"<[^<>@\s]+@localhost>", str(message["Message-ID"]).strip())
+        assert (
+            str(message["List-Id"])
+            == "thai-news-monitor email alerts <email.thai-news-monitor.localhost>"
+        )
+        assert message["Auto-Submitted"] == "auto-generated"
+    assert len({m["Message-ID"] for m in smtp.messages}) == len(smtp.messages)
+
+
+def test_failed_deliveries_are_logged_at_warning_then_error(
+    snapshot_settings: Settings, smtp: Smtp, caplog: pytest.LogCaptureFixture
+):
+    smtp.stop()
+    settings = replace(
+        snapshot_settings, alerts=AlertSettings(max_attempts=2, retry_base_seconds=1)
+    )
+    store = Store(settings.db_path)
+
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        run_once(settings, store, now=NOW)
+        send_pending(store, settings.channels, settings.alerts, composer_for(settings),
+                     NOW + timedelta(seconds=5))  # fmt: skip
+
+    failures = [r for r in caplog.records if r.getMessage().startswith("alert channel=email")]
+    assert {r.levelno for r in failures} == {logging.WARNING, logging.ERROR}
+    assert all(
+        "attempt 1 failed" in r.getMessage() for r in failures if r.levelno == logging.WARNING
+    )
+    assert all(
+        "gave up after 2 attempts" in r.getMessage() for r in failures if r.levelno == logging.ERROR
+    )

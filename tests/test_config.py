@@ -83,7 +83,7 @@ def test_missing_secret_names_the_environment_variable(tmp_path: Path):
 
     with pytest.raises(ConfigError, match="channels.chat.url_env: environment variable "
                        "MONITOR_TEST_CHAT_URL to be set"):  # fmt: skip
-        load_settings(path, env={})
+        load_settings(path, env={}, need_secrets=True)
     settings = load_settings(path, env={"MONITOR_TEST_CHAT_URL": "json://127.0.0.1:1/x"})
     assert settings.channels[0].url == "json://127.0.0.1:1/x"
 
