@@ -147,7 +147,8 @@ def _with_failed_pages(row: dict[str, Any]) -> dict[str, Any]:
     the error goes (the source is not healthy, though it did not fail)."""
     if row["consecutive_failures"] or not row["failed_last_run"]:
         return row
-    return {**row, "last_error": f"{row['failed_last_run']} pages failed: {row['last_problem']}"}
+    problem = report.reason_first(row["last_problem"] or "")
+    return {**row, "last_error": f"{row['failed_last_run']} pages failed: {problem}"}
 
 
 @cli.group(invoke_without_command=True)
