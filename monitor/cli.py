@@ -151,17 +151,25 @@ def _with_failed_pages(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "last_error": f"{row['failed_last_run']} pages failed: {problem}"}
 
 
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+def _statuses(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """`--status pending,failed` or `--status pending --status failed`, as the README shows."""
+    found = tuple(s.strip() for v in value for s in v.split(",") if s.strip())
+    if bad := [s for s in found if s not in OUTBOX_STATUSES]:
+        raise click.BadParameter(f"{', '.join(bad)} (one of {', '.join(OUTBOX_STATUSES)})")
+    return found or ("pending", "failed")
+
+
 @cli.group(invoke_without_command=True)
 @config_option
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    default=("pending", "failed"),
-    type=click.Choice(["pending", "sent", "failed"]),
-    show_default=True,
-)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--status", "statuses", multiple=True, callback=_statuses,
+              help="pending, failed, sent; comma-separated or repeated "
+                   "(default: pending,failed).")  # fmt: skip
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 @json_option
 @click.pass_context
 def alerts(ctx: click.Context, config_path: Path, statuses: tuple[str, ...], limit: int,
@@ -182,13 +190,21 @@ def alerts(ctx: click.Context, config_path: Path, statuses: tuple[str, ...], lim
 
 
 @alerts.command("retry")
+@click.option("--config", "retry_config", type=click.Path(path_type=Path), default=None,
+              help="Main TOML config file (default: the one given to `alerts`).")  # fmt: skip
 @click.option("--channel", default="", help="Only this channel's failed alerts.")
 @click.pass_obj
-def alerts_retry(config_path: Path, channel: str) -> None:
+def alerts_retry(config_path: Path, retry_config: Path | None, channel: str) -> None:
     """Queue failed alerts again and try to send them now."""
     from monitor import alert
 
-    settings = sending_settings(config_path)
+    settings = sending_settings(retry_config or config_path)
+    names = [c.name for c in settings.channels]
+    if channel and channel not in names:
+        raise click.BadParameter(
+            f"unknown channel {channel!r} (one of {', '.join(names) or 'none enabled'})",
+            param_hint="'--channel'",
+        )
     store = Store(settings.db_path)
     now = datetime.now(UTC)
     count = store.retry_failed(now, channel)
@@ -231,9 +247,12 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         for number, line in enumerate(f, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise click.BadParameter(f"{path}:{number}: not JSON ({exc.msg})") from None
+                if not isinstance(row, dict) or "id" not in row:
+                    raise click.BadParameter(f'{path}:{number}: not an object with an "id"')
+                rows.append(row)
     return rows
 
 

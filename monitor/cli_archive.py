@@ -248,6 +248,10 @@ def rematch(config_path: Path, send_alerts: bool) -> None:
     from monitor.pipeline import rematch as rematch_all
 
     settings = settings_from(config_path)
+    if send_alerts:  # it sends: the channels' secrets and URLs are checked first
+        from monitor.alert import check_channels
+
+        check_channels(settings)
     store = Store(settings.db_path)
     now = datetime.now(UTC)
     with click.progressbar(length=store.count_items(), label="rematch", file=sys.stderr) as bar:
@@ -284,6 +288,10 @@ def backfill_command(source_name: str, config_path: Path, pages: int, since: dat
 
     setup_logging(False)
     settings = settings_from(config_path)
+    if send_alerts:  # it sends: the channels' secrets and URLs are checked first
+        from monitor.alert import check_channels
+
+        check_channels(settings)
     source = settings.source(source_name)
     store = Store(settings.db_path)
     with click.progressbar(length=pages, label=f"backfill {source_name}", file=sys.stderr) as bar:

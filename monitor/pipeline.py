@@ -520,7 +520,8 @@ def _bug(exc: Exception, where: str) -> str:
 
 
 def _log(report: SourceReport) -> None:
-    """One line per source per run: counts and timing (as fields for JSON logs)."""
+    """One line per source per run: counts and timing (as fields for JSON logs); at
+    WARNING when the source failed."""
     fields = {
         "source": report.source, "found": report.found, "new": report.new,
         "matched": report.matched, "duplicates": report.duplicates, "revised": report.revised,
@@ -528,7 +529,8 @@ def _log(report: SourceReport) -> None:
         "error": report.error,
     }  # fmt: skip
     text = " ".join(f"{k}={v}" for k, v in fields.items() if k != "error")
-    log.info(text + (f" error={report.error!r}" if report.error else ""), extra=fields)
+    level = logging.WARNING if report.error else logging.INFO  # log alerting sees outages
+    log.log(level, text + (f" error={report.error!r}" if report.error else ""), extra=fields)
     for problem in report.problems:
         log.warning("source=%s %s", report.source, problem, extra={"source": report.source})
 
@@ -586,6 +588,7 @@ def run_once(
     deliveries = alert.send_pending(
         store, settings.channels, settings.alerts, alert.composer_for(settings), now
     )
-    for d in deliveries:
-        log.info("alert item=%d channel=%s ok=%s %s", d.item_id, d.channel, d.ok, d.error)
+    for d in deliveries:  # failures are logged by alert.send_pending, at WARNING or ERROR
+        if d.ok:
+            log.info("alert item=%d channel=%s sent", d.item_id, d.channel)
     return RunReport(tuple(reports), tuple(deliveries))

@@ -40,6 +40,7 @@ HEADERS = {
     "every_minutes": "every",
     "first_seen_at": "first seen",
     "last_error": "last error",
+    "last_failed_at": "last failure",
     "last_run_at": "last run",
     "last_success": "last success",
     "last_success_at": "last success",

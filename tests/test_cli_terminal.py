@@ -234,3 +234,22 @@ def test_demo_refuses_a_busy_port_and_keeps_its_data(tmp_path: Path, listening: 
         f"set another demo.{key} in {config}\n"
     )
     assert kept.read_bytes() == b"the last demo's archive"
+
+
+def test_alerts_take_comma_statuses_and_retry_takes_config_and_known_channels(tmp_path: Path):
+    """As the README shows them: `--status pending,failed,sent`, `alerts retry --config X`;
+    an unknown channel or a line without an id is one line, exit 2."""
+    config = write_config(tmp_path, "")
+    runner = CliRunner()
+    where = ["--config", str(config)]
+    listed = runner.invoke(cli, ["alerts", "--status", "pending,failed,sent", *where])
+    assert listed.exit_code == 0, listed.output
+    retried = runner.invoke(cli, ["alerts", "retry", *where, "--channel", "nosuch"])
+    assert retried.exit_code == 2
+    assert "unknown channel 'nosuch'" in retried.output
+    bad = runner.invoke(cli, ["alerts", "--status", "pending,lost", *where])
+    assert bad.exit_code == 2 and "lost (one of pending, sent, failed)" in bad.output
+    articles = tmp_path / "a.jsonl"
+    articles.write_text('{"title": "ไม่มี id"}\n', encoding="utf-8")
+    matched = runner.invoke(cli, ["match", str(articles)])
+    assert matched.exit_code == 2 and 'not an object with an "id"' in matched.output

@@ -36,6 +36,7 @@ import pytest
 from monitor.config import load_settings
 from monitor.models import Item, Match, SourceReport, TermHit, TopicResult
 from monitor.store import Store
+from monitor.thai import bangkok_time
 from tests.conftest import ROOT, free_port, write_config
 
 if TYPE_CHECKING:
@@ -294,12 +295,17 @@ def test_source_health_lists_the_failing_source_first(tab: Tab):
     assert tab.column("last_success_bangkok") == ["", "2026-11-26 10:00"]
 
 
-def test_alert_log_shows_the_queued_alert(tab: Tab):
+def test_alert_log_shows_the_queued_alert(tab: Tab, archive: Path):
     tab.open("/monitor/alert_log")
     assert tab.column("title") == [CYBER_TITLE]
     assert tab.column("channel") == ["email"]
     assert tab.column("status") == ["pending"]
-    assert tab.column("queued_bangkok") == ["2026-11-26 10:00"]
+    db = sqlite3.connect(f"file:{load_settings(archive).db_path}?mode=ro", uri=True)
+    try:  # queued when the row was written (the real clock), shown in Bangkok time
+        [(queued,)] = db.execute("SELECT created_at FROM outbox").fetchall()
+    finally:
+        db.close()
+    assert tab.column("queued_bangkok") == [bangkok_time(queued)]
 
 
 def test_item_row_page(tab: Tab):
