@@ -199,7 +199,7 @@ def _revise_entries(
     for entry in suspects:
         item_id, _, stored_hash, stored_topics, _ = own[entry.url]
         with _entry_failure_recorded(entry.url, counts):
-            item = _item_for(entry, source, fetcher, now)
+            item = replace(_item_for(entry, source, fetcher, now), url=entry.url)  # its page
             with _PROCESS_LOCK:
                 _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
                         counts)  # fmt: skip
@@ -242,6 +242,8 @@ def _revisit_recent(
             if not page.not_modified:
                 entry = Entry(url=url, title=title)
                 item = extract.extract_article(page, entry, source.name, source.article, now)
+                # An edit keeps the item's page, whatever canonical link the page names.
+                item = replace(item, url=url)
                 with _PROCESS_LOCK:
                     _revise(item_id, stored_hash, stored_topics, item, settings, store, now,
                             walk, counts)  # fmt: skip
