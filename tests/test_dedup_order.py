@@ -168,3 +168,42 @@ def test_version_1_signatures_still_load_without_a_date():
     v1 += struct.pack(f"<{len(sig.mins) + len(sig.numbers)}I", *sig.mins, *sig.numbers)
     assert Signature.from_bytes(v1) == Signature(sig.mins, sig.size, sig.numbers, 0)
     assert Signature.from_bytes(sig.to_bytes()) == sig
+
+
+SHORT_TITLE = "กระทรวงอุตสาหกรรม สั่งหยุดประกอบกิจการโรงงานน้ำแข็งในจังหวัดพะเยา หลังแอมโมเนียรั่ว"
+SHORT_BODY = "\n".join([DATE_LINE, SHORT_TITLE, "พร้อมสั่งปรับปรุงแก้ไขภายใน 30 วัน"])
+
+
+def test_a_short_release_under_a_prefixed_title_merges_either_way():
+    """Under 120 shingles: a title prefix or a re-wrap no longer leaves it to the hash."""
+    original = signature(SHORT_TITLE, SHORT_BODY)
+    assert original.size < dedup.MIN_SHINGLES
+    for copy in (
+        (PREFIX + SHORT_TITLE, SHORT_BODY.replace(SHORT_TITLE, PREFIX + SHORT_TITLE)),
+        (SHORT_TITLE, _rewrap(SHORT_BODY) + "\nที่มา:รัฐบาลไทย"),
+    ):
+        assert _arrive((SHORT_TITLE, SHORT_BODY), copy).kind == "duplicate"
+        assert _arrive(copy, (SHORT_TITLE, SHORT_BODY)).kind == "duplicate"
+
+
+def test_short_texts_with_other_figures_or_words_stay_apart():
+    original = signature(SHORT_TITLE, SHORT_BODY)
+    other_days = signature(SHORT_TITLE, SHORT_BODY.replace("30 วัน", "15 วัน"))
+    other_words = signature(SHORT_TITLE, SHORT_BODY.replace("ปรับปรุงแก้ไข", "ตรวจสอบระบบ"))
+    for other in (other_days, other_words):
+        assert dedup.rejection(other, original) == "short"
+        assert dedup.rejection(original, other) == "short"
+    stubs = [signature(*_stub(day)) for day in (9, 16)]
+    assert not dedup.is_near_duplicate(*stubs)
+
+
+def test_a_dated_rewrite_as_long_as_an_undated_text_is_no_trimmed_copy_of_it():
+    """15785/15839: a rewrite two days later against the original stored without its
+    date line; `date` cannot tell them, a trim would be shorter than its original.
+    (Read the other way, the shorter as a trim, such a small substitution still
+    passes: a known limit.)"""
+    rewrite = PAGE.replace("ที่ทำงานอย่างหนักในการดูแลประชาชน", "ซึ่งเสียสละเวลาส่วนตัวเพื่อดูแลผู้ป่วยทุกคน")
+    stored, later = signature(TITLE, STORED), signature(TITLE, rewrite)
+    assert later.date and not stored.date and later.size >= stored.size
+    counts = dedup._compare(later, stored)
+    assert dedup._copy_rejection(later, stored, dedup.DEFAULT_THRESHOLDS, *counts) == "alike"
