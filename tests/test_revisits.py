@@ -52,9 +52,7 @@ class Page:
         handler.reply(200, html, {"ETag": self.etag()})
 
 
-def _site(
-    sites: Callable[[], LocalSite], page: Page, **extra: object
-) -> tuple[LocalSite, str]:
+def _site(sites: Callable[[], LocalSite], page: Page, **extra: object) -> tuple[LocalSite, str]:
     site = sites()
     site.routes["/news/list"] = (200, {}, listing_html("/news", 1).encode())
     site.routes["/news/1"] = page
