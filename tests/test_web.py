@@ -115,6 +115,14 @@ def test_other_canned_queries(db_path: Path):
     assert metadata.json()["title"] == "Thai news monitor archive"
 
 
+def test_latest_matches_without_a_topic_lists_matched_items_only(db_path: Path):
+    """The home page links the query with no topic chosen: every matched item, never
+    the ones that matched nothing (an empty topic is found in any topic list)."""
+    (latest,) = _get(web.app(db_path), "/monitor/latest_by_topic.json?_shape=array&topic=")
+    rows = _rows(latest)
+    assert rows and all(r["matched_topics"] for r in rows)
+
+
 def test_writes_are_impossible(db_path: Path):
     ds = web.app(db_path, allow_sql=True)  # even for visitors who may write SQL
     (delete,) = _get(ds, "/monitor.json?sql=delete+from+items")
