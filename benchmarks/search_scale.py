@@ -16,13 +16,13 @@ word inside another one (`ภัย` inside `ปลอดภัย`), the word-s
 How the archive is built: rows go into `items`, `item_urls` and `items_fts` the way
 `Store.save_item` writes them, but 5,000 rows per transaction and without the outbox
 and near-duplicate signature rows. Each corpus article is segmented ONCE with
-`monitor.store.search_text` (in 2 processes); copies are perturbed at the token level
+`thai.segment` (in 2 processes); copies are perturbed at the token level
 (title prefix changed, a few words swapped and dropped, a new URL, published_at spread
-over 10 years), so the FTS text of a copy is its perturbed token list joined with
-spaces, and `items.title` / `items.body` are the same tokens rejoined with the
-original spacing (normalised text: NFC, Thai digits, Latin case-folded). Copy 0 of
-each article is the article itself. Generating copies runs in a second process while
-the main process inserts.
+over 10 years), so the FTS text of a copy is its perturbed token list and their compound
+heads (`thai.index_words`) joined with spaces, and `items.title` / `items.body` are
+the same tokens rejoined with the original spacing (normalised text: NFC, Thai
+digits, Latin case-folded). Copy 0 of each article is the article itself. Generating
+copies runs in a second process while the main process inserts.
 
     python benchmarks/search_scale.py --items 100000            # quick run, temp file
     python benchmarks/search_scale.py --db /tmp/s1m.db --keep   # build 1M, keep it
@@ -58,9 +58,8 @@ from monitor.store import (  # noqa: E402
     Filters,
     Store,
     fts_query,
-    search_text,
 )
-from monitor.thai import normalize_text  # noqa: E402
+from monitor.thai import index_words, normalize_text, segment  # noqa: E402
 
 DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = Path("corpus") / "thaigov-articles.jsonl.gz"
@@ -117,14 +116,16 @@ def log(message: str) -> None:
 
 
 def _align(text: str) -> tuple[list[str], list[str]]:
-    """search_text's words of `text`, and the normalised text's spacing before each word.
+    """The segmented words of `text`, and the normalised text's spacing before each word.
 
-    The words are `search_text(text).split(" ")`, found in order in
-    `normalize_text(text)`; the text between two words (usually nothing in Thai, a
-    space or a newline elsewhere) is kept so the copy's `items` text can be rejoined.
+    The words are `segment(normalize_text(text))` split at spaces, found in order in
+    the normalised text; the text between two words (usually nothing in Thai, a space
+    or a newline elsewhere) is kept so the copy's `items` text can be rejoined.
+    Compound heads are added when a copy is joined (`_joined`), as `search_text` adds
+    them.
     """
     norm = normalize_text(text)
-    words = [w for w in search_text(text).split(" ") if w]
+    words = [w for w in " ".join(segment(norm)).split(" ") if w]
     gaps: list[str] = []
     cursor = 0
     for word in words:
@@ -194,9 +195,10 @@ def _perturb(words: list[str], gaps: list[str], rng: random.Random, swaps: int, 
 
 
 def _joined(words: list[str], gaps: list[str]) -> tuple[str, str]:
-    """(items text, FTS text) of a word list."""
+    """(items text, FTS text) of a word list: the FTS text is what `search_text` gives,
+    the words, then the heads of their derivational compounds (`thai.index_words`)."""
     raw = "".join([g + w for g, w in zip(gaps, words, strict=True)])
-    return raw, " ".join(words)
+    return raw, " ".join(index_words(words))
 
 
 def make_batch(start: int, stop: int, seed: int) -> list[tuple[Any, ...]]:
@@ -495,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({timings['sqlite']:.0f} s in INSERT+COMMIT, {BATCH:,} rows per transaction)"
             )
             print(
-                "copies: each corpus article segmented once (search_text), copies perturbed "
+                "copies: each corpus article segmented once (thai.segment), copies perturbed "
                 "at the token level (title prefix, 1 title + 3 body swaps, 3 body drops, new "
                 "URL, published_at over 2015-2024)"
             )

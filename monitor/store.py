@@ -34,7 +34,7 @@ from sqlite_utils import Migrations
 from monitor import dedup
 from monitor.errors import QueryError, StoreError
 from monitor.models import Item, Match, SourceReport
-from monitor.thai import EXTRA_WORDS, dictionary_version, normalize_text, segment
+from monitor.thai import EXTRA_WORDS, dictionary_version, index_words, normalize_text, segment
 from monitor.urls import url_key
 
 log = logging.getLogger(__name__)
@@ -381,8 +381,9 @@ def _match_json(match: Match) -> str:
 
 
 def search_text(text: str) -> str:
-    """Text as FTS5 should index it: normalised, split into words, space-joined."""
-    return " ".join(segment(normalize_text(text)))
+    """Text as FTS5 should index it: normalised, split into words, then the heads of its
+    derivational compounds (`ความมั่นคง` adds `มั่นคง`: `thai.index_words`), space-joined."""
+    return " ".join(index_words(segment(normalize_text(text))))
 
 
 def fts_query(query: str) -> str:
@@ -390,8 +391,10 @@ def fts_query(query: str) -> str:
 
     Each space-separated part becomes a quoted phrase of its segmented words, so
     a Thai compound finds the words in sequence; a trailing `*` keeps a prefix
-    search; parts are combined with AND. FTS5 operators typed by the user are
-    treated as words, so no query can be a syntax error.
+    search; parts are combined with AND. A word alone also finds it as the head of
+    a compound (`มั่นคง` in `ความมั่นคง`): the index holds the heads (`search_text`).
+    FTS5 operators typed by the user are treated as words, so no query can be a
+    syntax error.
     """
     phrases = []
     for part in query.split():

@@ -129,12 +129,14 @@ DICT_NAME = "thai-news-monitor"
 @lru_cache(maxsize=1)
 def dictionary_version() -> str:
     """A digest of what segmentation depends on: pythainlp's word list, EXTRA_WORDS and
-    the engine. Text indexed under another version is split otherwise than queries
-    now are, so the search index is rebuilt when it changes (a pythainlp upgrade)."""
+    the engine, and the compound rule of `index_words`. Text indexed under another
+    version is split otherwise than queries now are, so the search index is rebuilt
+    when it changes (a pythainlp upgrade, a new prefix)."""
     words = _word_list().read_bytes()
     engine = b"nlpo3" if importlib.util.find_spec("nlpo3") else b"newmm"
     extra = "\n".join(EXTRA_WORDS).encode()
-    return hashlib.sha256(b"\0".join((words, extra, engine))).hexdigest()[:16]
+    heads = "\n".join((COMPOUND_RULE, *COMPOUND_PREFIXES, *sorted(LEXICALISED))).encode()
+    return hashlib.sha256(b"\0".join((words, extra, engine, heads))).hexdigest()[:16]
 
 
 def _word_list() -> Path:
@@ -181,6 +183,58 @@ def _tokenizer() -> Callable[[str], list[str]]:
 def segment(text: str) -> list[str]:
     """Split text into words for the search index and search queries (whitespace dropped)."""
     return [word for word in _tokenizer()(text) if not word.isspace()]
+
+
+# Derivational prefixes: newmm keeps `ความมั่นคง`, `การประชุม`, `นักวิจัย` as one word,
+# so a search for `มั่นคง` found nothing in `ความมั่นคง` (issue 15). The index also
+# holds the head after such a prefix when the head is a dictionary word; no other
+# word is split, so `ภัย` is never found inside `ปลอดภัย`. Longest prefix first
+# (`ความเป็นผู้นำ` -> `ผู้นำ` -> `นำ`). Changing these changes `dictionary_version`.
+COMPOUND_RULE = "prefix-heads-appended-1"
+COMPOUND_PREFIXES = ("ความเป็น", "ความ", "การ", "นัก", "ผู้", "ชาว")
+# Compounds whose head is not what they mean: `เมือง` (city) must not find
+# `การเมือง` (politics), nor `บ้าน` (house) `การบ้าน` (homework).
+LEXICALISED = frozenset({"การเมือง", "การบ้าน"})
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """The segmenter's words: pythainlp's word list and EXTRA_WORDS."""
+    lines = _word_list().read_text(encoding="utf-8").splitlines()
+    return frozenset(word.strip() for word in (*lines, *EXTRA_WORDS) if word.strip())
+
+
+@lru_cache(maxsize=65536)  # a few thousand distinct words recur across the archive
+def compound_heads(word: str) -> tuple[str, ...]:
+    """The heads of a derivational compound, outermost first: `ความเป็นผู้นำ` gives
+    (`ผู้นำ`, `นำ`), `ความมั่นคง` (`มั่นคง`,); any other word gives ().
+
+    A head is what follows a COMPOUND_PREFIXES prefix when it is a dictionary word;
+    words are never split elsewhere (`ปลอดภัย` gives no `ภัย`), nor in LEXICALISED.
+    """
+    if word in LEXICALISED:
+        return ()
+    words = _dictionary()
+    for prefix in COMPOUND_PREFIXES:
+        head = word[len(prefix) :]
+        if word.startswith(prefix) and len(head) > 1 and head in words:
+            return (head, *compound_heads(head))
+    return ()
+
+
+def index_words(words: list[str]) -> list[str]:
+    """Words as the search index holds them: the words, then each compound head once.
+
+    Heads go after the text, not beside their compound: the words keep their sequence,
+    so every phrase query reads as before (FTS5's unicode61 also splits Thai at vowel
+    and tone marks, and a phrase such as `ความร่วมมือ` has always been found within
+    `ให้ความร่วมมือ`). The cost: a phrase that starts at a head does not find it
+    beside its compound's neighbours (`มั่นคงปลอดภัย` in `ความมั่นคงปลอดภัย`); its words
+    searched apart do. Known false positive: heads lie next to each other, so that
+    phrase does find a text with `ความมั่นคง` and `ความปลอดภัย` anywhere in it.
+    """
+    heads = dict.fromkeys(head for word in words for head in compound_heads(word))
+    return [*words, *heads]
 
 
 def word_boundaries(text: str) -> set[int]:
