@@ -27,7 +27,7 @@ from monitor.cli_common import (
 )
 from monitor.config import Settings
 from monitor.store import Filters, Store
-from monitor.thai import BANGKOK, bangkok_time, parse_thai_date, plausible
+from monitor.thai import bangkok_time, read_datetime
 from monitor.urls import redact
 
 
@@ -42,10 +42,7 @@ class _Date(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
         if isinstance(value, datetime):
             return value
-        try:
-            parsed = plausible(datetime.fromisoformat(value).replace(tzinfo=BANGKOK))
-        except ValueError:
-            parsed = parse_thai_date(value)
+        parsed = read_datetime(value)
         if parsed is None:
             self.fail(f"{value!r} is not a date (2019-10-07 or 7 ต.ค. 2562)", param, ctx)
         return parsed
