@@ -253,22 +253,12 @@ def m013_hash_with_title_signature_2(db: sqlite_utils.Database) -> None:
         "SELECT id, title, body FROM items WHERE id > ? ORDER BY id LIMIT 500", [last]
     ).fetchall():
         signed = [(i, dedup.signature(title, body)) for i, title, body in rows]
-        ids = [i for i, _ in signed]
-        marks = ",".join("?" * len(ids))
         db.conn.executemany(
             "UPDATE items SET content_hash = ? WHERE id = ?",
             [(dedup.content_hash(title, body), i) for i, title, body in rows],
         )
-        for table in ("item_signatures", "item_bands"):
-            db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
-        db.conn.executemany(
-            "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
-            [(i, sig.to_bytes()) for i, sig in signed],
-        )
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
-            [(key, i) for i, sig in signed for key in dedup.band_keys(sig)],
-        )
+        _drop_signatures(db, [i for i, _ in signed])
+        _insert_signatures(db, [(i, sig.to_bytes(), dedup.band_keys(sig)) for i, sig in signed])
         last = rows[-1][0]
     revisions = db.execute("SELECT id, title, body FROM item_revisions").fetchall()
     db.conn.executemany(
@@ -296,6 +286,27 @@ def damaged(path: Path | str, exc: Exception) -> str:
     """One line for a database file that is damaged or not a database, and what to do."""
     return (f"{path} is damaged or not a monitor database ({exc}); keep a copy, then try "
             f"`sqlite3 {path} .recover`")  # fmt: skip
+
+
+def _drop_signatures(db: sqlite_utils.Database, ids: list[int]) -> None:
+    """Take items out of the near-duplicate tables."""
+    marks = ",".join("?" * len(ids))
+    for table in ("item_signatures", "item_bands"):
+        db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+
+
+def _insert_signatures(
+    db: sqlite_utils.Database, signed: Sequence[tuple[int, bytes, Sequence[int]]]
+) -> None:
+    """Store (item id, signature bytes, LSH band keys) for near-duplicate lookup."""
+    db.conn.executemany(
+        "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
+        [(item_id, signature) for item_id, signature, _ in signed],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
+        [(key, item_id) for item_id, _, keys in signed for key in keys],
+    )
 
 
 def _create_private(path: Path) -> None:
@@ -574,9 +585,7 @@ class Store:
     def _unindex(self, ids: list[int]) -> None:
         """Remove items from the search index and the near-duplicate tables."""
         _unindex_text(self.db, ids)
-        marks = ",".join("?" * len(ids))
-        for table in ("item_signatures", "item_bands"):
-            self.db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+        _drop_signatures(self.db, ids)
 
     def _index(self, item_id: int, item: Item, signature: bytes, band_keys: Sequence[int]) -> None:
         """Index an item's text for search and its signature for near-duplicate lookup."""
@@ -584,14 +593,7 @@ class Store:
             raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
         _index_text(self.db, item_id, item.title, item.body)
         if signature:
-            self.db.execute(
-                "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
-                [item_id, signature],
-            )
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
-                [(key, item_id) for key in band_keys],
-            )
+            _insert_signatures(self.db, [(item_id, signature, band_keys)])
 
     def own_items(self, urls: list[str]) -> dict[str, tuple[int, str, str, str, str]]:
         """url -> (id, title, content hash, matched topics, source) for those of `urls` that
