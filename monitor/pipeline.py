@@ -86,10 +86,6 @@ def _reach(source: Source) -> Reach:
     return Reach(source.url, source.allowed_hosts, source.allow_private_addresses)
 
 
-def _item_for(entry: Entry, source: Source, fetcher: Fetcher, now: datetime) -> Item:
-    return _fetched_item(entry, source, fetcher, now)[0]
-
-
 def _fetched_item(
     entry: Entry, source: Source, fetcher: Fetcher, now: datetime
 ) -> tuple[Item, tuple[str, str]]:
@@ -199,7 +195,7 @@ def _revise_entries(
     for entry in suspects:
         item_id, _, stored_hash, stored_topics, _ = own[entry.url]
         with _entry_failure_recorded(entry.url, counts):
-            item = replace(_item_for(entry, source, fetcher, now), url=entry.url)  # its page
+            item = replace(_fetched_item(entry, source, fetcher, now)[0], url=entry.url)
             with _PROCESS_LOCK:
                 _revise(item_id, stored_hash, stored_topics, item, settings, store, now, walk,
                         counts)  # fmt: skip
