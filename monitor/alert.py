@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import smtplib
 import ssl
 import unicodedata
@@ -134,11 +135,20 @@ def _line(text: str) -> str:
     return printable(text, one_line=True)
 
 
+def _not_relevant(item_id: int | None, topic: str) -> str:
+    """The command that tells the monitor a wrong alert was wrong (`monitor feedback`):
+    what `monitor tune --feedback` learns from. "" for an item not in the archive."""
+    if item_id is None:
+        return ""
+    return f"monitor feedback {item_id} --topic {shlex.quote(_line(topic))} --not-relevant"
+
+
 def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     """What a template sees of a stored item: one-line text without control characters,
     and URLs that are http(s) or "" (a link elsewhere is left out of "also")."""
     shown = bangkok_time(item["published_at"])
     return {
+        "id": item.get("id"),
         "title": _line(item["title"]),
         "url": web_url(item["url"]),
         "source": _line(item["source"]),
@@ -148,6 +158,7 @@ def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
                 "name": t["topic"],
                 "label": labels.get(t["topic"], t["topic"]),
                 "score": t["score"],
+                "not_relevant": _not_relevant(item.get("id"), t["topic"]),
                 "terms": [
                     {**h, "term": _line(h["term"]), "snippet": _line(h["snippet"])}
                     for h in t["hits"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from monitor import cli_archive, report
+from monitor import cli_archive, cli_feedback, report
 from monitor.cli_common import (
     config_option,
     echo,
@@ -295,7 +295,7 @@ def match_command(articles: Path, rules_path: Path, labels: Path | None, output:
         echo(format_metrics(metrics), err=True)
 
 
-for _command in cli_archive.COMMANDS:
+for _command in (*cli_archive.COMMANDS, cli_feedback.feedback):
     cli.add_command(_command)
 
 
@@ -311,10 +311,16 @@ def main(argv: list[str] | None = None) -> None:
     "--labels",
     "label_paths",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSONL of {id, <topic>: 0|1|2[, title, body]}; repeat for more files.",
 )
+@click.option(
+    "--feedback",
+    "use_feedback",
+    is_flag=True,
+    help="Also learn from the analysts' judgements in the archive (`monitor feedback`).",
+)
+@config_option
 @click.option(
     "--rules",
     "rules_path",
@@ -336,14 +342,20 @@ def tune_command(
     rules_path: Path,
     articles: Path | None,
     out: Path | None,
+    use_feedback: bool,
+    config_path: Path,
 ) -> None:
     """Fit term weights and thresholds from labels; write them beside the rules.
 
     `--labels A.jsonl B.jsonl` reads both (the files after the first are arguments)."""
     from monitor.tune import TuneError, run
 
+    paths = [*label_paths, *more_labels]
+    if not paths and not use_feedback:
+        raise click.UsageError("give --labels FILE..., --feedback, or both")
+    judged = Store(settings_from(config_path).db_path).feedback_labels() if use_feedback else []
     try:
-        run([*label_paths, *more_labels], rules_path, out, articles, load_rules, echo)
+        run(paths, rules_path, out, articles, load_rules, echo, judged)
     except TuneError as exc:
         echo(f"error: {exc}", err=True, one_line=True)
         sys.exit(1)

@@ -275,6 +275,20 @@ def m014_outbox_failure_times(db: sqlite_utils.Database) -> None:
     db["outbox"].add_column("last_failed_at", str)
 
 
+@migrations()
+def m015_feedback(db: sqlite_utils.Database) -> None:
+    """Analysts' judgements of items (`monitor feedback`): every judgement is kept with
+    who made it and when; the newest per item and topic is the one that counts."""
+    db["feedback"].create(
+        {"id": int, "item_id": int, "topic": str, "relevant": int, "note": str, "who": str,
+         "at": str},
+        pk="id",
+        not_null={"item_id", "topic", "relevant", "who", "at"},
+        foreign_keys=[("item_id", "items", "id")],
+    )  # fmt: skip
+    db["feedback"].create_index(["item_id", "topic"])
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
     "content_hash, first_seen_at, matched_topics, match, problems) "
@@ -742,6 +756,7 @@ class Store:
                 [item_id],
             )
         )
+        row["feedback"] = self.feedback(item_id=item_id)
         row["revisions"] = list(
             self.db.query(
                 "SELECT replaced_at, title, content_hash, matched_topics FROM item_revisions "
@@ -854,11 +869,13 @@ class Store:
         return list(self.find(query, limit=limit))
 
     def prune_unmatched(self, before: datetime) -> int:
-        """Delete items that matched no topic and were first seen before `before`."""
+        """Delete items that matched no topic and were first seen before `before`, except
+        those an analyst judged (their text is what `monitor tune --feedback` learns from)."""
         ids = [
             row[0]
             for row in self.db.execute(
-                "SELECT id FROM items WHERE matched_topics = '' AND first_seen_at < ?",
+                "SELECT id FROM items WHERE matched_topics = '' AND first_seen_at < ? "
+                "AND id NOT IN (SELECT item_id FROM feedback)",
                 [_iso(before)],
             ).fetchall()
         ]
@@ -884,6 +901,54 @@ class Store:
 
     def count_items(self) -> int:
         return self.db["items"].count
+
+    # ---- analysts' feedback
+
+    def record_feedback(
+        self, item_id: int, topic: str, relevant: bool, note: str, who: str, now: datetime
+    ) -> dict[str, Any]:
+        """Keep one judgement of an item for a topic; the newest per item and topic counts."""
+        with self.transaction():
+            if not self.db.execute("SELECT 1 FROM items WHERE id = ?", [item_id]).fetchone():
+                raise QueryError(f"no item with id {item_id}")
+            cursor = self.db.execute(
+                "INSERT INTO feedback (item_id, topic, relevant, note, who, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [item_id, topic, int(relevant), note, who, _iso(now)],
+            )
+        return self.feedback(feedback_id=cursor.lastrowid)[0]
+
+    def feedback(
+        self, item_id: int | None = None, feedback_id: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Judgements, newest first, with the item's title."""
+        where, params = [], []
+        if item_id is not None:
+            where, params = ["f.item_id = ?"], [item_id]
+        if feedback_id is not None:
+            where, params = ["f.id = ?"], [feedback_id]
+        sql = (
+            "SELECT f.id, f.item_id, f.topic, f.relevant, f.note, f.who, f.at, i.title "
+            "FROM feedback f JOIN items i ON i.id = f.item_id "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY f.id DESC LIMIT ?"
+        )
+        return self._read_dicts(sql, [*params, limit])
+
+    def feedback_labels(self) -> list[dict[str, Any]]:
+        """One label line per judged item, carrying its text: the newest judgement per
+        topic as 1 (relevant) or 0, in the format of the label files `tune` reads."""
+        rows = self.db.execute(
+            "SELECT f.item_id, f.topic, f.relevant, i.title, i.body FROM feedback f "
+            "JOIN items i ON i.id = f.item_id WHERE f.id IN "
+            "(SELECT max(id) FROM feedback GROUP BY item_id, topic) ORDER BY f.item_id"
+        ).fetchall()
+        labels: dict[int, dict[str, Any]] = {}
+        for item_id, topic, relevant, title, body in rows:
+            label = labels.setdefault(
+                item_id, {"id": f"item-{item_id}", "title": title, "body": body or ""}
+            )
+            label[topic] = relevant
+        return list(labels.values())
 
     # ---- fetch state
 

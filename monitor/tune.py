@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,12 +282,15 @@ def run(
     articles_path: Path | None,
     load: Any,
     echo: Any,
+    judged: Sequence[dict[str, Any]] = (),
 ) -> Path:
-    """Tune `rules_path` on the labels, print CV figures and the diff, write the new
+    """Tune `rules_path` on the labels (files, then `judged`: label rows with their text,
+    as `Store.feedback_labels` gives), print CV figures and the diff, write the new
     rules (never over `rules_path`). Raises TuneError with a one-line reason."""
     labels: dict[Any, dict[str, Any]] = {}
     for path in label_paths:
         labels.update((row["id"], row) for row in _read_jsonl(path))
+    labels.update((row["id"], row) for row in judged)
     # A label row may carry its article (title, body); else it comes from --articles.
     articles = {i: row for i, row in labels.items() if "title" in row or "body" in row}
     if articles_path is not None:
