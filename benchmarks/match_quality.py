@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.config import load_rules  # noqa: E402
-from monitor.evaluate import evaluate  # noqa: E402
+from monitor.evaluate import choose_tiers, evaluate  # noqa: E402
 from monitor.match import Rules, match  # noqa: E402
 from monitor.thai import normalize_text  # noqa: E402
 
@@ -52,7 +52,7 @@ BASELINE = {
 }
 
 
-COLUMNS = (("topic", "15"), ("rules", "10"), ("matched", ">8"), ("precision", ">11"),
+COLUMNS = (("topic", "15"), ("rules", "12"), ("matched", ">8"), ("precision", ">11"),
            ("recall>=1", ">11"), ("recall=2", ">10"))  # fmt: skip
 
 
@@ -86,7 +86,12 @@ def _verdicts(articles: list[dict[str, Any]], rules: Rules) -> dict[Any, dict[st
     for article in articles:
         result = match(article.get("title", ""), article.get("body", ""), rules)
         verdicts[article["id"]] = {
-            t.topic: {"matched": t.matched, "score": t.score, "vetoed": bool(t.vetoed_by)}
+            t.topic: {
+                "matched": t.matched,
+                "related": t.related,
+                "score": t.score,
+                "vetoed": bool(t.vetoed_by),
+            }
             for t in result.topics
         }
     return verdicts
@@ -123,6 +128,29 @@ def _threshold_cv(
     return out
 
 
+def _tiers_cv(
+    verdicts: dict[Any, dict[str, Any]], labels: list[dict[str, Any]], folds: int
+) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
+    """Alert and related thresholds of each topic chosen (`evaluate.choose_tiers`) on the
+    other folds: verdicts of the alert tier, and of alert and related tiers together."""
+    by_id = {label["id"]: label for label in labels}
+    alerts: dict[Any, dict[str, Any]] = {i: {} for i in verdicts}
+    either: dict[Any, dict[str, Any]] = {i: {} for i in verdicts}
+    for topic in {t for v in verdicts.values() for t in v}:
+        key = next(k for k in ("cyber", "asean", topic) if topic.startswith(k))
+        rows = [
+            (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), by_id[i].get(key))
+            for i, v in verdicts.items()
+            if i in by_id and by_id[i].get(key) is not None
+        ]
+        for fold in range(folds):
+            alert, related = choose_tiers([(s, y) for i, s, y in rows if fold_of(i, folds) != fold])
+            for i, s, _ in (r for r in rows if fold_of(r[0], folds) == fold):
+                alerts[i][topic] = {"matched": s >= alert}
+                either[i][topic] = {"matched": s >= related}
+    return alerts, either
+
+
 def _tuned(
     articles: list[dict[str, Any]], labels: list[dict[str, Any]], rules: Rules, folds: int
 ) -> dict[Any, dict[str, Any]]:
@@ -142,7 +170,7 @@ def _table(runs: dict[str, dict[Any, Any]], labels: list[dict[str, Any]]) -> Non
             row = metrics.get(topic)
             if row is not None:
                 print(
-                    f"{topic:15}{run:10}{row.matched:>8}{row.precision:>11.3f}"
+                    f"{topic:15}{run:12}{row.matched:>8}{row.precision:>11.3f}"
                     f"{row.recall:>11.3f}{row.recall_main:>10.3f}"
                 )
 
@@ -170,7 +198,12 @@ def main() -> None:
         runs["before"] = _verdicts(articles, load_rules(args.before))
     rules = load_rules(args.rules)
     runs["shipped"] = _verdicts(articles, rules)
+    runs["shipped+rel"] = {
+        i: {t: {"matched": v["matched"] or v["related"]} for t, v in topics.items()}
+        for i, topics in runs["shipped"].items()
+    }
     runs["thresh-cv"] = _threshold_cv(runs["shipped"], rows, args.folds)
+    runs["tiers-cv"], runs["tiers+rel"] = _tiers_cv(runs["shipped"], rows, args.folds)
     if args.tuned:
         runs["tuned"] = _tuned(articles, rows, rules, args.folds)
     sizes = [sum(1 for i in labels if fold_of(i, args.folds) == f) for f in range(args.folds)]

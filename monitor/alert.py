@@ -143,6 +143,12 @@ def _not_relevant(item_id: int | None, topic: str) -> str:
     return f"monitor feedback {item_id} --topic {shlex.quote(_line(topic))} --not-relevant"
 
 
+def _related(topic: dict[str, Any]) -> bool:
+    """Related, not matched: only digests get such items (`route`); matches stored before
+    the related tier have no such key."""
+    return bool(topic.get("related"))
+
+
 def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     """What a template sees of a stored item: one-line text without control characters,
     and URLs that are http(s) or "" (a link elsewhere is left out of "also")."""
@@ -156,7 +162,8 @@ def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
         "topics": [
             {
                 "name": t["topic"],
-                "label": labels.get(t["topic"], t["topic"]),
+                "label": labels.get(t["topic"], t["topic"]) + (" (related)" * _related(t)),
+                "related": _related(t),
                 "score": t["score"],
                 "not_relevant": _not_relevant(item.get("id"), t["topic"]),
                 "terms": [
@@ -165,7 +172,7 @@ def view(item: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
                 ],
             }
             for t in item["match"]
-            if t["matched"]
+            if t["matched"] or _related(t)
         ],
         "also": [
             {"url": web_url(u["url"]), "source": _line(u["source"])}

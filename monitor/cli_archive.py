@@ -56,7 +56,10 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--source", default="", help="Only this source."),
         click.option("--topic", default="", help="Only items matching this topic."),
         click.option("--matched/--unmatched", default=None, help="Only (un)matched items."),
-    ]
+        click.option("--related", is_flag=True,
+                     help="Items related to --topic (or to any topic) below its alert "
+                          "threshold, instead of those matching it."),
+    ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
     return command
@@ -65,7 +68,7 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _filters(kwargs: dict[str, Any], settings: Settings, store: Store, **extra: Any) -> Filters:
     """The filter options as Filters; an unknown --topic or --source is refused with the
     known ones (it would otherwise print "(nothing)", as if nothing had matched)."""
-    keys = ("since", "until", "source", "topic", "matched")
+    keys = ("since", "until", "source", "topic", "matched", "related")
     filters = Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
     topics = sorted(t.name for t in settings.rules.topics)
     if filters.topic and filters.topic not in topics:
@@ -121,7 +124,8 @@ def search(query: str, config_path: Path, sort: str, limit: int, output: str | N
         raise click.UsageError(f"No such option: {query.partition('=')[0]}")
     settings = settings_from(config_path)
     store = Store(settings.db_path)
-    rows = list(store.find(query, _filters(kwargs, settings, store, sort=sort), limit))
+    filters = _filters(kwargs, settings, store, sort=sort)
+    rows = list(store.find(query, filters, limit))
     if output == "json":  # ISO UTC, as stored
         _emit(rows, [], "json")
         return
@@ -129,7 +133,8 @@ def search(query: str, config_path: Path, sort: str, limit: int, output: str | N
         row["published"] = bangkok_time(row["published_at"])
         if output is None:
             row["title"] = report.short(row["title"])
-    columns = ["id", "published", "source", "matched_topics", "title"]
+    topics = "related_topics" if filters.related else "matched_topics"
+    columns = ["id", "published", "source", topics, "title"]
     _emit(rows, columns + (["url"] if output else []), output or "table")
 
 

@@ -349,7 +349,8 @@ def _source(path: Path, name: str, raw: Mapping[str, Any], presets: Mapping[str,
 
 
 _TOPIC_KEYS = {
-    "label", "threshold", "terms", "ignore", "veto", "require_any", "require_all", "description",
+    "label", "threshold", "related_threshold", "terms", "ignore", "veto", "require_any",
+    "require_all", "description",
 }  # fmt: skip
 
 
@@ -392,11 +393,14 @@ def load_rules(path: Path) -> Rules:
                 if required not in known:
                     t.fail("require_all", f"terms listed in terms, {required!r} is not")
             require_all.append(texts)
+        threshold = t.number("threshold")
+        related = t.number("related_threshold", threshold, maximum=threshold)
         topics.append(
             Topic(
                 name=name,
                 label=t.text("label", name),
-                threshold=t.number("threshold"),
+                threshold=threshold,
+                related_threshold=related,
                 terms=tuple(terms),
                 ignore=t.texts("ignore"),
                 veto=t.texts("veto"),

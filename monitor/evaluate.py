@@ -68,6 +68,35 @@ def evaluate(
     return metrics
 
 
+THRESHOLD_GRID = tuple(x / 4 for x in range(4, 61))  # 1.0 .. 15.0
+ALERT_BETA = 0.5  # precision counts twice: an analyst stops reading noisy alerts
+RELATED_BETA = 2.0  # recall counts twice: a related item only waits for the digest
+
+
+def _f_beta(precision: float, recall: float, beta: float) -> float:
+    if not precision + recall:
+        return 0.0
+    return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+
+
+def _at(rows: list[tuple[float, int]], threshold: float) -> tuple[float, float]:
+    """Precision and recall (labels >= 1) of "score >= threshold"."""
+    found = [label for score, label in rows if score >= threshold]
+    relevant = sum(1 for _, label in rows if label >= 1)
+    hits = sum(1 for label in found if label >= 1)
+    return (hits / len(found) if found else 1.0), (hits / relevant if relevant else 1.0)
+
+
+def choose_tiers(rows: list[tuple[float, int]]) -> tuple[float, float]:
+    """(alert threshold, related threshold) for (score, label) rows: the alert threshold
+    with the best F0.5, the related one (not above it) with the best F2 of the two tiers
+    together; ties go to the higher alert and the lower related threshold."""
+    alert = max(THRESHOLD_GRID, key=lambda t: (_f_beta(*_at(rows, t), ALERT_BETA), t))
+    below = [t for t in THRESHOLD_GRID if t <= alert]
+    related = max(below, key=lambda t: (_f_beta(*_at(rows, t), RELATED_BETA), -t))
+    return alert, related
+
+
 def format_metrics(metrics: list[Metrics]) -> str:
     return tabulate(
         [[m.topic, m.labelled, m.relevant, m.matched, m.precision, m.recall, m.recall_main]

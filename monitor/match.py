@@ -168,6 +168,7 @@ class Topic:
     label: str
     threshold: float
     terms: tuple[Term, ...]
+    related_threshold: float | None = None  # None: no related tier
     ignore: tuple[str, ...] = ()
     veto: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()  # normalised term texts
@@ -442,6 +443,7 @@ def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hi
         for term in [t for t in topic.terms if t.near] if pending else ():
             spans = _near_hits(term, pending, found, ignored)
             hits.extend(_Hit(term, field, s, e) for s, e in spans)
+    hits.extend(_titled(topic, hits, fields["title"][1]))
     if not any(h.term.weight > 0 for h in hits):
         return []
     for field, hit in negative:
@@ -458,6 +460,22 @@ def _topic_hits(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> list[_Hi
         if h.term.weight < 0
         or not any(c.field == h.field and c.start <= h.start and h.end <= c.end for c in counter)
     ]
+
+
+def _titled(topic: Topic, hits: list[_Hit], title: _Found) -> list[_Hit]:
+    """A co-occurrence found in the body whose words the title names (either side): the
+    title says what the article is about ("a warning against scammers"), the body how
+    ("they call and ask for your account number"). It counts in the title."""
+    found = {h.term for h in hits if h.term.near}
+    in_title = {h.term for h in hits if h.field == "title"}
+    parts = title.pending.get(topic.name, [])
+    titled = []
+    for term in found - in_title if parts else ():
+        words = [p for p in parts if any(p[2] in side for side in term.near)]
+        named = _outside(title.verified(words), title.ignored.get(topic.name, []))
+        if named:
+            titled.append(_Hit(term, "title", named[0][0], named[0][1]))
+    return titled
 
 
 def _placed(hit: _Hit, body: str) -> _Hit:
@@ -570,8 +588,15 @@ def _judge(
         for text, (best, count, _) in shown.items()
     )
     vetoed_by = _vetoed_by(topic, fields)
-    matched = score >= topic.threshold and not vetoed_by and _required(topic, set(shown))
-    return TopicResult(topic.name, round(score, 2), matched, term_hits, vetoed_by)
+    allowed = not vetoed_by and _required(topic, set(shown))
+    matched = allowed and score >= topic.threshold
+    related = (
+        allowed
+        and not matched
+        and topic.related_threshold is not None
+        and score >= topic.related_threshold
+    )
+    return TopicResult(topic.name, round(score, 2), matched, term_hits, vetoed_by, related)
 
 
 def _vetoed_by(topic: Topic, fields: dict[str, tuple[str, _Found]]) -> str:

@@ -110,6 +110,7 @@ class TopicResult:
     matched: bool
     hits: tuple[TermHit, ...] = ()
     vetoed_by: str = ""
+    related: bool = False  # below the alert threshold, above the related one: digests only
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ class Match:
     @property
     def matched_topics(self) -> tuple[str, ...]:
         return tuple(t.topic for t in self.topics if t.matched)
+
+    @property
+    def related_topics(self) -> tuple[str, ...]:
+        return tuple(t.topic for t in self.topics if t.related)
 
 
 @dataclass(frozen=True)

@@ -426,14 +426,15 @@ def rematch(
     items = changed = gained = lost = 0
     for item_id, title, body, before in store.items_for_rematch():
         result = match(title, body, settings.rules)
-        after = ",".join(result.matched_topics)
+        after = f"{','.join(result.matched_topics)}|{','.join(result.related_topics)}"
         items += 1
         if after != before or send_alerts:
             store.update_match(item_id, result, route(result, routing, now), now)
         if after != before:
             changed += 1
-            gained += bool(after) and not before
-            lost += bool(before) and not after
+            matched_before, matched_after = before.split("|")[0], after.split("|")[0]
+            gained += bool(matched_after) and not matched_before
+            lost += bool(matched_before) and not matched_after
         if on_item is not None:
             on_item()
     return Rematch(items, changed, gained, lost)

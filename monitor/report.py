@@ -45,6 +45,7 @@ HEADERS = {
     "last_success": "last success",
     "last_success_at": "last success",
     "matched_topics": "topics",
+    "related_topics": "related to",
     "new_last_run": "new",
     "next_attempt_at": "next try",
     "replaced_at": "replaced",
@@ -295,7 +296,7 @@ def format_item(item: dict[str, Any]) -> str:
     ]
     texts = (item["title"] or "", item["body"] or "")
     for topic in item["match"]:
-        verdict = "MATCH" if topic["matched"] else "no match"
+        verdict = "MATCH" if topic["matched"] else "related" if topic.get("related") else "no match"
         lines += ["", f"{one(topic['topic'])}: {verdict}, score {topic['score']:g}"]
         for h in topic["hits"]:
             snippet = _original_case(h["snippet"], texts)

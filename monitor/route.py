@@ -1,7 +1,9 @@
 """Decide which channels get an item, and when. Pure functions of (match, channels, now).
 
 A channel takes an item when one of its topics matched with at least
-`min_score`. It gets it:
+`min_score`; a digest channel also takes items only related to its topics (scored
+between the topic's `related_threshold` and its threshold), never an instant one.
+It gets it:
 - at once (`mode = "instant"`), or at the next digest slot (`mode = "digest"`:
   `digest = "hourly"` at the top of each hour, or `"daily"` at `digest_time`,
   Bangkok time);
@@ -11,7 +13,7 @@ A channel takes an item when one of its topics matched with at least
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from monitor.models import Match
@@ -79,11 +81,10 @@ def route(match: Match, channels: dict[str, Routing], now: datetime) -> dict[str
     """Channel name -> due time, for every channel that wants this item."""
     due = {}
     for name, routing in channels.items():
-        scores = [
-            t.score
-            for t in match.topics
-            if t.matched and t.topic in routing.topics and t.score >= routing.min_score
-        ]
+        wanted = [t for t in match.topics if t.topic in routing.topics]
+        scores = [t.score for t in wanted if t.matched and t.score >= routing.min_score]
         if scores:
             due[name] = due_time(max(scores), routing, now)
+        elif routing.mode == "digest" and any(t.related for t in wanted):
+            due[name] = due_time(0.0, replace(routing, urgent_score=None), now)
     return due

@@ -63,6 +63,7 @@ class Filters:
     source: str = ""
     topic: str = ""
     matched: bool | None = None
+    related: bool = False  # items related to `topic` (or to any topic), not matching it
     sort: str = "rank"  # rank | newest
     full: bool = False  # every column (export), not the short listing
 
@@ -78,9 +79,12 @@ class Filters:
         if self.source:
             where.append("items.source = ?")
             params.append(self.source)
+        column = "items.related_topics" if self.related else "items.matched_topics"
         if self.topic:
-            where.append("(',' || items.matched_topics || ',') LIKE ?")
+            where.append(f"(',' || {column} || ',') LIKE ?")
             params.append(f"%,{self.topic},%")
+        elif self.related:
+            where.append("items.related_topics != ''")
         if self.matched is not None:
             where.append(
                 "items.matched_topics != ''" if self.matched else "items.matched_topics = ''"
@@ -289,10 +293,18 @@ def m015_feedback(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["item_id", "topic"])
 
 
+@migrations()
+def m016_related_topics(db: sqlite_utils.Database) -> None:
+    """Topics an item is related to without matching them (a score between the topic's
+    related threshold and its threshold): searchable with --related, in digests only.
+    Items stored before have none until `monitor rematch`."""
+    db["items"].add_column("related_topics", str, not_null_default="")
+
+
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
-    "content_hash, first_seen_at, matched_topics, match, problems) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "content_hash, first_seen_at, matched_topics, match, problems, related_topics) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -386,7 +398,8 @@ def _columns(filters: Filters) -> str:
     if filters.full:
         return "items.*"
     return (
-        "items.id, items.published_at, items.source, items.title, items.matched_topics, items.url"
+        "items.id, items.published_at, items.source, items.title, items.matched_topics, "
+        "items.related_topics, items.url"
     )
 
 
@@ -585,6 +598,7 @@ class Store:
             item.url, url_key(item.url), item.source, item.title, item.body, item.published_at,
             item.category, item.content_hash, _iso(now), ",".join(match.matched_topics),
             _match_json(match), json.dumps(list(item.problems), ensure_ascii=False),
+            ",".join(match.related_topics),
         )  # fmt: skip
         try:
             with self.transaction():
@@ -691,11 +705,11 @@ class Store:
                 self._unindex([item_id])
                 self.db.execute(
                     "UPDATE items SET title = ?, body = ?, published_at = ?, content_hash = ?, "
-                    "matched_topics = ?, match = ?, url = ?, url_key = ?, source = ? "
-                    "WHERE id = ?",
+                    "matched_topics = ?, match = ?, url = ?, url_key = ?, source = ?, "
+                    "related_topics = ? WHERE id = ?",
                     [item.title, item.body, item.published_at, item.content_hash,
                      ",".join(match.matched_topics), _match_json(match), item.url,
-                     url_key(item.url), item.source, item_id],
+                     url_key(item.url), item.source, ",".join(match.related_topics), item_id],
                 )  # fmt: skip
                 self._index(item_id, item, signature, band_keys)
                 self._enqueue(item_id, alerts, now)
@@ -703,10 +717,12 @@ class Store:
             raise StoreError(f"cannot store the new text of {item.url}: {exc}") from exc
 
     def items_for_rematch(self, batch: int = 500) -> Iterator[tuple[int, str, str, str]]:
-        """(id, title, body, matched topics) of every item, oldest first, a batch at a time."""
+        """(id, title, body, verdicts) of every item, oldest first, a batch at a time; the
+        verdicts are `verdicts(match)` of the stored match."""
         last = 0
         while rows := self.db.execute(
-            "SELECT id, title, body, matched_topics FROM items WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, title, body, matched_topics || '|' || related_topics FROM items "
+            "WHERE id > ? ORDER BY id LIMIT ?",
             [last, batch],
         ).fetchall():
             yield from rows
@@ -718,8 +734,9 @@ class Store:
         """Store a new match result; queue alerts a channel has not had for this item."""
         with self.transaction():
             self.db.execute(
-                "UPDATE items SET matched_topics = ?, match = ? WHERE id = ?",
-                [",".join(match.matched_topics), _match_json(match), item_id],
+                "UPDATE items SET matched_topics = ?, match = ?, related_topics = ? WHERE id = ?",
+                [",".join(match.matched_topics), _match_json(match),
+                 ",".join(match.related_topics), item_id],
             )  # fmt: skip
             self._enqueue(item_id, alerts, now)
 
@@ -869,12 +886,14 @@ class Store:
         return list(self.find(query, limit=limit))
 
     def prune_unmatched(self, before: datetime) -> int:
-        """Delete items that matched no topic and were first seen before `before`, except
+        """Delete items that matched or related to no topic and were first seen before
+        `before`, except
         those an analyst judged (their text is what `monitor tune --feedback` learns from)."""
         ids = [
             row[0]
             for row in self.db.execute(
-                "SELECT id FROM items WHERE matched_topics = '' AND first_seen_at < ? "
+                "SELECT id FROM items WHERE matched_topics = '' AND related_topics = '' "
+                "AND first_seen_at < ? "
                 "AND id NOT IN (SELECT item_id FROM feedback)",
                 [_iso(before)],
             ).fetchall()
