@@ -40,12 +40,11 @@ the package); a `datasette.yaml` beside the config file replaces it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +52,13 @@ from datasette import Response, hookimpl
 from datasette.app import Datasette
 from datasette.database import Database
 from datasette.plugins import pm
-from datasette.utils import parse_metadata
+from datasette.utils import actor_matches_allow, parse_metadata
 
-from monitor import feed
+from monitor import feed, web_desk
 from monitor.errors import ConfigError, QueryError, StoreError
 from monitor.store import fts_query
-from monitor.thai import bangkok_time, normalize_text, segment
+from monitor.thai import bangkok_time
+from monitor.web_text import MAX_QUERY_CHARS, MAX_TEXT_CHARS, hit_span
 
 DB_NAME = "monitor"
 PLUGIN_NAME = "thai-news-monitor"
@@ -66,6 +66,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
 # Shipped with the package; `monitor web` passes a datasette.yaml beside the config instead.
 DEFAULT_METADATA = Path(__file__).with_name("datasette.yaml")
+TEMPLATES = Path(__file__).with_name("templates")  # the desk's pages (monitor.web_desk)
 NOTHING = '""'  # an FTS5 query that matches no row
 
 # An allow-list, so that a table a later migration adds stays private until named here.
@@ -74,16 +75,16 @@ NOTHING = '""'  # an FTS5 query that matches no row
 PUBLIC_TABLES = frozenset({"items", "item_urls", "item_revisions", "source_status"})
 # /-/databases shows the file's path; versions and plugins what to attack; settings,
 # config and threads how the server runs.
-INTROSPECTION = re.compile(r"^/-/(databases|versions|plugins|settings|config|threads)\b")
+# datasette-auth-passwords' hashing form posts a password to the server: hash with
+# `datasette hash-password` on your own machine instead.
+INTROSPECTION = re.compile(
+    r"^/-/(databases|versions|plugins|settings|config|threads|password-tool)\b"
+)
 
 # Bounds on the SQL functions' input, so that every call takes milliseconds (a
-# 10-million-character query took 10 s before). Thaigov corpus (22,242 articles):
-# bodies have a median of 2,405 characters, 11,312 at the 99th percentile, 122,600 at
-# most; titles at most 219.
-MAX_QUERY_CHARS = 500  # longer "search words" give no match
-MAX_TEXT_CHARS = 200_000  # a snippet is cut from this much of the text
+# 10-million-character query took 10 s before).
+# MAX_QUERY_CHARS, MAX_TEXT_CHARS and MAX_HIT_CHECKS are in monitor.web_text.
 MAX_TIME_CHARS = 40  # a timestamp: "2026-11-26T03:00:00.123456+00:00" is 32
-MAX_HIT_CHECKS = 50  # occurrences tested as whole words per snippet (a segmentation each)
 
 
 def _text(value: Any) -> str:
@@ -104,61 +105,24 @@ def thai_fts_query(text: Any) -> str:
         return NOTHING
 
 
-def _query_words(query: str) -> list[tuple[str, bool]]:
-    """(word, is_prefix) of each segmented query word, longest first."""
-    found = {}
-    for part in query.split():
-        words = [w.strip() for w in segment(normalize_text(part.rstrip("*"))) if w.strip()]
-        for i, word in enumerate(words):
-            found[word] = found.get(word, False) or (part.endswith("*") and i == len(words) - 1)
-    return sorted(found.items(), key=lambda pair: len(pair[0]), reverse=True)
-
-
-def _is_word_at(text: str, start: int, end: int, prefix: bool) -> bool:
-    """Whether text[start:end] is whole words, or starts one when `prefix`."""
-    lo = max(0, start - 30)
-    window = text[lo : end + 30]
-    cuts, position = {0, len(window)}, 0
-    for token in segment(window):
-        found = window.find(token, position)
-        if found >= 0:
-            cuts.update((found, found + len(token)))
-            position = found + len(token)
-    return start - lo in cuts and (prefix or end - lo in cuts)
-
-
-def _occurrences(text: str, words: list[tuple[str, bool]]) -> Iterator[tuple[int, int, bool]]:
-    """(start, end, is_prefix) of each occurrence of each word, longest word first."""
-    for word, prefix in words:
-        start = text.find(word)
-        while start >= 0:
-            yield start, start + len(word), prefix
-            start = text.find(word, start + 1)
-
-
 def thai_snippet(text: Any, query: Any, width: int = 80) -> str | None:
     """SQL function: the original text around the first whole-word hit, marked [like this].
 
     FTS5's own snippet() works on the index's segmented text (spaces between Thai
-    words, marks split off by the tokenizer); this one shows the text as published.
-    Only the first MAX_TEXT_CHARS of the text are read and MAX_HIT_CHECKS occurrences
-    tested (ภัย occurs in every ปลอดภัย without being its word); then the text's start.
+    words, marks split off by the tokenizer); this one shows the text as published,
+    or the text's start when no hit is found (see `hit_span`).
     """
     text = _text(text)[:MAX_TEXT_CHARS]
     if not text:
         return None
-    query = _text(query)
-    words = _query_words(query) if len(query) <= MAX_QUERY_CHARS else []
-    folded = text.casefold() if len(text.casefold()) == len(text) else text
-    candidates = islice(_occurrences(folded, words), MAX_HIT_CHECKS)
-    for start, end, prefix in candidates:
-        if _is_word_at(folded, start, end, prefix):
-            lo, hi = max(0, start - width), min(len(text), end + width)
-            return (
-                ("…" if lo else "") + text[lo:start] + "[" + text[start:end] + "]"
-                + text[end:hi] + ("…" if hi < len(text) else "")
-            )  # fmt: skip
-    return text[: 2 * width] + ("…" if len(text) > 2 * width else "")
+    span = hit_span(text, _text(query), width)
+    if span is None:
+        return text[: 2 * width] + ("…" if len(text) > 2 * width else "")
+    lo, start, end, hi = span
+    return (
+        ("…" if lo else "") + text[lo:start] + "[" + text[start:end] + "]"
+        + text[end:hi] + ("…" if hi < len(text) else "")
+    )  # fmt: skip
 
 
 def _bangkok_time(value: Any) -> str | None:
@@ -206,8 +170,12 @@ async def feed_view(datasette: Datasette, request: Any) -> Response:
 
 
 @hookimpl
-def permission_allowed(datasette: Datasette, action: str, resource: Any) -> bool | None:
-    """Deny arbitrary SQL unless `app(allow_sql=True)`, and every table but PUBLIC_TABLES.
+def permission_allowed(
+    datasette: Datasette, actor: dict[str, Any] | None, action: str, resource: Any
+) -> bool | None:
+    """Deny arbitrary SQL unless `app(allow_sql=True)`, and every table but PUBLIC_TABLES;
+    allow a judgement (FEEDBACK_ACTION) to a signed-in actor only, narrowed by a
+    `feedback_allow` block (Datasette's allow syntax) in this plugin's configuration.
 
     None leaves the decision to Datasette (its metadata `allow` and `allow_sql` blocks),
     also for Datasette instances that `app()` did not configure.
@@ -219,15 +187,46 @@ def permission_allowed(datasette: Datasette, action: str, resource: Any) -> bool
         return None if config.get("allow_sql") else False
     if action == "view-table" and resource[0] == DB_NAME:
         return None if resource[1] in PUBLIC_TABLES else False
+    if action == web_desk.FEEDBACK_ACTION:
+        if not actor or not actor.get("id"):
+            return False
+        allow = config.get("feedback_allow")
+        return True if allow is None else actor_matches_allow(actor, allow)
     return None
 
 
-def _is_introspection(scope: dict[str, Any]) -> bool:
-    """Whether the request is for an INTROSPECTION page, as decoded or as Datasette routes
-    it (the raw path)."""
+def _paths(scope: dict[str, Any]) -> tuple[str, str]:
+    """The request's path as decoded and as Datasette routes it (the raw path)."""
     raw = scope.get("raw_path") or b""
-    paths = (scope["path"], raw.decode("latin-1").partition("?")[0])
-    return any(INTROSPECTION.match(path) for path in paths)
+    return scope["path"], raw.decode("latin-1").partition("?")[0]
+
+
+def _is_introspection(scope: dict[str, Any]) -> bool:
+    """Whether the request is for an INTROSPECTION page."""
+    return any(INTROSPECTION.match(path) for path in _paths(scope))
+
+
+def _is_write(scope: dict[str, Any]) -> bool:
+    """Whether the request would change something: anything but GET and HEAD, except a
+    POST to sign in or out or to record a judgement (web_desk.POST_PATHS), which the
+    view allows to signed-in actors only."""
+    if scope["method"] in ("GET", "HEAD"):
+        return False
+    return scope["method"] != "POST" or not all(
+        web_desk.POST_PATHS.match(path) for path in _paths(scope)
+    )
+
+
+def _basic_credentials_readable(scope: dict[str, Any]) -> bool:
+    """Whether an `Authorization: Basic` header, if any, decodes to ASCII text."""
+    value = dict(scope.get("headers") or []).get(b"authorization", b"")
+    if not value.startswith(b"Basic "):
+        return True
+    try:
+        base64.b64decode(value[6:], validate=True).decode("ascii")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return False
+    return True
 
 
 async def _answer(send: Any, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -239,15 +238,19 @@ async def _answer(send: Any, status: int, text: str, headers: list[tuple[bytes, 
 @hookimpl
 def asgi_wrapper(datasette: Datasette) -> Any:
     """Answer anything but GET and HEAD with 405 (the archive is read-only, and Datasette
-    0.65 answers a POST to a canned query or a table with a 500 and a traceback), and
-    the INTROSPECTION pages with 403."""
+    0.65 answers a POST to a canned query or a table with a 500 and a traceback), but
+    the POSTs of web_desk.POST_PATHS, the INTROSPECTION pages with 403, and HTTP Basic
+    credentials that are not ASCII base64 with 400 (datasette-auth-passwords reads them
+    on every request and would answer 500)."""
 
     def wrap(app: Any) -> Any:
         async def guard(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            if scope["type"] == "http" and _is_write(scope):
                 await _answer(send, 405, "read-only archive\n", [(b"allow", b"GET, HEAD")])
             elif scope["type"] == "http" and _is_introspection(scope):
                 await _answer(send, 403, "not served by monitor web\n", [])
+            elif scope["type"] == "http" and not _basic_credentials_readable(scope):
+                await _answer(send, 400, "Authorization: Basic needs ASCII base64\n", [])
             else:
                 await app(scope, receive, send)
 
@@ -258,7 +261,7 @@ def asgi_wrapper(datasette: Datasette) -> Any:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/feeds/(?P<topic>[^/]+)\.atom$", feed_view)]
+    return [(r"^/-/feeds/(?P<topic>[^/]+)\.atom$", feed_view), *web_desk.ROUTES]
 
 
 def register_plugin() -> None:
@@ -291,12 +294,14 @@ def app(db_path: Path, metadata_path: Path | None = None, *, allow_sql: bool = F
         raise StoreError(f"no database at {db_path} (run the monitor once to create it)")
     register_plugin()
     metadata = load_metadata(metadata_path)
+    plugins = metadata.setdefault("plugins", {})
     # Set here, not in the YAML, so that a datasette.yaml beside the config cannot drop it.
-    metadata.setdefault("plugins", {})[PLUGIN_NAME] = {"allow_sql": allow_sql}
+    plugins[PLUGIN_NAME] = {**(plugins.get(PLUGIN_NAME) or {}), "allow_sql": allow_sql}
     ds = Datasette(
         metadata=metadata,
         settings={"sql_time_limit_ms": 3000},
         version_note=PLUGIN_NAME,
+        template_dir=str(TEMPLATES),
     )
     ds.remove_database("_memory")  # Datasette adds it when started without files
     ds.add_database(Database(ds, path=str(db_path), is_mutable=True), name=DB_NAME)
