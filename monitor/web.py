@@ -18,9 +18,13 @@ The plugin (this module, registered on Datasette's plugin manager) adds:
   matches nothing instead of raising a syntax error;
 - `bangkok_time(utc_iso)`: a stored UTC timestamp as Bangkok local time;
 - `thai_snippet(text, query)`: the published text around the first whole-word hit;
-- the route `/-/feeds/<topic>.atom` (see `monitor.feed`).
+- the route `/-/feeds/<topic>.atom` (see `monitor.feed`);
+- the analyst desk's pages (`monitor.web_desk`, `web_search`, `web_trends`): `/`,
+  `/-/item/<id>`, `/-/search`, `/-/trends`, and the one write, a judgement posted
+  from an item's page by a signed-in actor (FEEDBACK_ACTION) through `Store`.
 
-Safe by default, because anyone who reaches the port is a visitor (there is no login):
+Safe by default, because anyone who reaches the port is a visitor, and signed in only
+through a password whose hash the operator put in the environment:
 
 - arbitrary SQL (`?sql=`, `_where=`) is refused with 403 unless `app(allow_sql=True)`;
   the canned queries of `datasette.yaml` run without it;
@@ -31,7 +35,10 @@ Safe by default, because anyone who reaches the port is a visitor (there is no l
   `sql_time_limit_ms`, does not run inside a Python function, so an unbounded one
   could hold a connection for seconds;
 - the introspection pages that show the database file's path, the versions of
-  Python, SQLite and the plugins, settings and threads answer 403.
+  Python, SQLite and the plugins, settings and threads answer 403;
+- every method but GET and HEAD answers 405, except a POST to sign in or out or to
+  record a judgement (web_desk.POST_PATHS), which needs a signed-in actor allowed
+  FEEDBACK_ACTION and the form's CSRF token.
 
 Titles, descriptions and canned queries live in `monitor/datasette.yaml` (shipped in
 the package); a `datasette.yaml` beside the config file replaces it.
@@ -53,8 +60,9 @@ from datasette.app import Datasette
 from datasette.database import Database
 from datasette.plugins import pm
 from datasette.utils import actor_matches_allow, parse_metadata
+from markupsafe import Markup
 
-from monitor import feed, web_desk
+from monitor import feed, web_desk, web_search, web_trends
 from monitor.errors import ConfigError, QueryError, StoreError
 from monitor.store import fts_query
 from monitor.thai import bangkok_time
@@ -260,8 +268,29 @@ def asgi_wrapper(datasette: Datasette) -> Any:
 
 
 @hookimpl
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
+                datasette: Datasette) -> Markup | None:  # fmt: skip
+    """Link an item's title, in the tables and the canned queries, to its desk page: the
+    row's `item_id`, else its `id` in the items table or a query (search, latest)."""
+    if database != DB_NAME or column != "title" or not isinstance(value, str):
+        return None
+    keys = row.keys() if hasattr(row, "keys") else ()
+    if "item_id" in keys:
+        item_id = row["item_id"]
+    elif "id" in keys and table in (None, "items"):
+        item_id = row["id"]
+    else:
+        return None
+    if not isinstance(item_id, int):
+        return None
+    href = datasette.urls.path(f"/-/item/{item_id}")
+    return Markup('<a href="{}"><bdi>{}</bdi></a>').format(href, value)
+
+
+@hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/feeds/(?P<topic>[^/]+)\.atom$", feed_view), *web_desk.ROUTES]
+    feeds = (r"^/-/feeds/(?P<topic>[^/]+)\.atom$", feed_view)
+    return [feeds, *web_desk.ROUTES, *web_search.ROUTES, *web_trends.ROUTES]
 
 
 def register_plugin() -> None:

@@ -126,7 +126,7 @@ def term_words(term: str, snippet: str = "") -> list[tuple[str, bool]]:
     return words
 
 
-class _Budget:
+class Budget:
     """Thai occurrences left to test as words, shared by the texts of one page."""
 
     def __init__(self, checks: int = MAX_MARK_CHECKS) -> None:
@@ -134,11 +134,11 @@ class _Budget:
 
 
 def mark_spans(
-    text: str, words: Sequence[tuple[str, bool, int]], budget: _Budget | None = None
+    text: str, words: Sequence[tuple[str, bool, int]], budget: Budget | None = None
 ) -> list[tuple[int, int, int]]:
     """(start, end, group) of every occurrence of the (word, is_prefix, group) words that
     is a word, sorted and without overlaps (longer words first)."""
-    budget = budget or _Budget()
+    budget = budget or Budget()
     text = text[:MAX_TEXT_CHARS]
     folded = _folded(text)
     starts: list[int] = []

@@ -245,7 +245,7 @@ def test_search_form_finds_a_thai_word_and_an_english_word(tab: Tab):
     assert page.input_value("input[name=q]") == "ไซเบอร์"
     for title in (ASEAN_TITLE, RANSOM_TITLE, ROAD_TITLE):
         assert title not in page.inner_text("body")
-    _check_thai_glyphs(page, "td.col-title")
+    _check_thai_glyphs(page, "td.col-title bdi")  # the title links to the item
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     page.fill("input[name=q]", "ransomware")

@@ -12,6 +12,7 @@ real `monitor web` on 127.0.0.1 with its password hash in the environment.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -90,13 +91,16 @@ def build_archive(tmp_path: Path, snapshot_url: str) -> Archive:
     store = Store(settings.db_path)
     now = datetime.now(UTC)
 
+    def dated(days_ago: int) -> str:
+        return (now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     def save(n: int, title: str, body: str, days_ago: int) -> int:
         item = Item(
             url=f"https://www.ncsa.or.th/news/{n}",
             source="ncsa",
             title=title,
             body=body,
-            published_at=(now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            published_at=dated(days_ago),
             content_hash=f"desk-{n}",
         )
         return store.save_item(item, match(title, body, settings.rules), {}, now)
@@ -104,7 +108,7 @@ def build_archive(tmp_path: Path, snapshot_url: str) -> Archive:
     hostile = save(1, HOSTILE_TITLE, HOSTILE_BODY, 3)
     recent = save(2, RECENT_TITLE, RECENT_BODY, 40)
     edited = Item(url="https://www.ncsa.or.th/news/2", source="ncsa", title=RECENT_TITLE,
-                  body=EDITED_BODY, published_at=None, content_hash="desk-2b")  # fmt: skip
+                  body=EDITED_BODY, published_at=dated(40), content_hash="desk-2b")  # fmt: skip
     store.revise_item(recent, edited, match(RECENT_TITLE, EDITED_BODY, settings.rules), {}, now)
     seed = store.db.execute("SELECT id FROM items WHERE instr(title, ?)", [SEED_TITLE]).fetchone()[
         0
@@ -264,6 +268,39 @@ def test_trends_count_matched_items_per_week(archive: Archive):
     compare = re.search(r"<td><bdi>cybersecurity</bdi></td><td>(\d+)</td><td>(\d+)</td>",
                         now.text)  # fmt: skip
     assert compare and compare.groups() == ("2", "0")
+
+
+def test_titles_in_tables_and_queries_link_to_the_desk(archive: Archive):
+    ds = web.app(archive.db)
+    table, search, latest, alerts = get(
+        ds,
+        "/monitor/items",
+        "/monitor/search?q=ไซเบอร์",
+        "/monitor/latest_by_topic?topic=asean",
+        "/monitor/alert_log",
+    )
+    seed = f'<a href="/-/item/{archive.seed_id}"><bdi>{SEED_TITLE}'
+    for page in (table, search, latest, alerts):
+        assert page.status_code == 200 and seed in page.text, page.url
+    hostile = f'<a href="/-/item/{archive.hostile_id}"><bdi>&lt;script&gt;'
+    assert hostile in table.text and "<script>alert" not in table.text
+
+
+def test_the_guard_still_refuses_writes_and_odd_credentials(archive: Archive):
+    async def send() -> list[int]:
+        ds = web.app(archive.db)
+        await ds.invoke_startup()
+        posts = [await ds.client.post(p, data={"x": "1"}) for p in (
+            "/monitor/items", "/-/password-tool", "/-/messages", "/-/item/1/feedback/x",
+            "/-/item/1", "/-/search", "/-/trends", "/",
+        )]  # fmt: skip
+        odd = [await ds.client.get("/", headers={"authorization": value}) for value in (
+            "Basic " + base64.b64encode("ผู้ใช้:รหัส".encode()).decode(), "Basic !!!",
+        )]  # fmt: skip
+        tool = await ds.client.get("/-/password-tool")
+        return [r.status_code for r in posts] + [r.status_code for r in odd] + [tool.status_code]
+
+    assert asyncio.run(send()) == [405] * 8 + [400, 400, 403]
 
 
 def test_chart_is_drawn_on_the_server():
