@@ -341,6 +341,42 @@ def test_desk_pages_honour_datasette_view_permissions(archive: Archive, tmp_path
     assert [p.status_code for p in pages] == [200, 200]
 
 
+def test_more_accounts_and_feedback_allow_from_the_metadata(archive: Archive, tmp_path: Path):
+    """README: a line per analyst under datasette-auth-passwords, and `feedback_allow`."""
+    metadata = tmp_path / "datasette.yaml"
+    text = (
+        web.DEFAULT_METADATA.read_text(encoding="utf-8")
+        .replace(
+            "plugins:\n", "plugins:\n  thai-news-monitor:\n    feedback_allow: {id: [somchai]}\n"
+        )
+        .replace(
+            "      $env: MONITOR_WEB_ANALYST_PASSWORD_HASH\n",
+            "      $env: MONITOR_WEB_ANALYST_PASSWORD_HASH\n"
+            "    somchai_password_hash: {$env: MONITOR_WEB_SOMCHAI_PASSWORD_HASH}\n",
+        )
+    )
+    metadata.write_text(text, encoding="utf-8")
+    ds = web.app(archive.db, metadata)
+    path = f"/-/item/{archive.hostile_id}"
+
+    async def judge(who: str) -> tuple[int, int]:
+        await ds.invoke_startup()
+        cookies = {"ds_actor": ds.sign({"a": {"id": who}}, "actor")}
+        page = await ds.client.get(path, cookies=cookies)
+        forms = page.text.count('<form class="judge"')
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
+        csrf = token[1] if token else ds.sign("x", "csrftoken")
+        cookies["ds_csrftoken"] = page.cookies.get("ds_csrftoken") or csrf
+        form = {"topic": "cybersecurity", "relevant": "0", "csrftoken": csrf}
+        sent = await ds.client.post(path + "/feedback", data=form, cookies=cookies)
+        return forms, sent.status_code
+
+    assert asyncio.run(judge("analyst")) == (0, 403)  # signed in, not in feedback_allow
+    assert asyncio.run(judge("somchai")) == (2, 302)
+    judgements = judged(archive, archive.hostile_id)
+    assert [(j["who"], j["relevant"]) for j in judgements] == [("somchai", 0)]
+
+
 def test_templates_ship_with_the_package():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["monitor"]
