@@ -39,8 +39,35 @@ DB_NAME = "monitor"
 FEEDBACK_ACTION = "monitor-feedback"
 HOME_LIMIT = 10  # items per topic on the home page
 MAX_NOTE_CHARS = 1000
-WHEN = "coalesce(items.published_at, items.first_seen_at)"
-HAS_TOPIC = "instr(',' || items.matched_topics || ',', ',' || :topic || ',') > 0"
+HAS_TOPIC = "instr(',' || matched_topics || ',', ',' || :topic || ',') > 0"
+FILTER_INDEX = "items_filters"  # store m008: (id, source, matched_topics, published_at)
+
+
+def keyed(within: str = "", indexed: bool = False) -> str:
+    """The CTE `keyed(id, source, matched_topics, at)`: each item with its date (of
+    publication, else when first seen), `within` a condition on `id`.
+
+    Read from the covering index FILTER_INDEX, not the table, whose rows hold the body:
+    reading `matched_topics` walks the body's overflow pages. An archive of 111,000
+    items (1 GB): the latest matches of a topic 785 -> 116 ms, facets of all items
+    1,809 -> 597 ms. SQLite picks the index for a scan by itself; `indexed` forces it
+    for lookups by id (`within`), where it would take the table's primary key.
+    """
+    use = f"indexed by {FILTER_INDEX}" if indexed else ""
+    extra = f" and {within}" if within else ""
+    return f"""keyed(id, source, matched_topics, at) as (
+  select id, source, matched_topics, published_at from items {use}
+  where published_at is not null{extra}
+  union all
+  select id, source, matched_topics, first_seen_at from items
+  where published_at is null{extra})"""
+
+
+async def has_filter_index(db: Any) -> bool:
+    """Whether FILTER_INDEX exists (`indexed by` a missing index is an error)."""
+    sql = "select 1 from sqlite_master where type = 'index' and name = :name"
+    return bool((await db.execute(sql, {"name": FILTER_INDEX})).rows)
+
 
 TOPICS_SQL = """
 select json_extract(t.value, '$.topic') as topic
@@ -48,6 +75,10 @@ from (select match from items order by id desc limit 1) newest, json_each(newest
 """
 KNOWN_TOPICS_SQL = "select distinct matched_topics from items where matched_topics != ''"
 LATEST_SQL = f"""
+with {keyed()}, latest as (
+  select id, at from keyed where matched_topics != '' and {HAS_TOPIC}
+  order by at desc, id desc limit :limit
+)
 select items.id, items.title, items.source, items.published_at, items.first_seen_at,
   items.matched_topics,
   (select json_extract(t.value, '$.score') from json_each(items.match) t
@@ -55,10 +86,8 @@ select items.id, items.title, items.source, items.published_at, items.first_seen
   (select group_concat(json_extract(h.value, '$.term'), ', ')
      from json_each(items.match) t, json_each(t.value, '$.hits') h
     where json_extract(t.value, '$.topic') = :topic) as terms
-from items
-where items.matched_topics != '' and {HAS_TOPIC}
-order by {WHEN} desc, items.id desc
-limit :limit
+from latest join items on items.id = latest.id
+order by latest.at desc, latest.id desc
 """
 ITEM_SQL = """
 select id, url, source, title, body, published_at, category, first_seen_at,

@@ -16,12 +16,20 @@ from datasette import Response
 from datasette.app import Datasette
 
 from monitor import web_text
-from monitor.web_desk import HAS_TOPIC, WHEN, archive_for, bangkok_when, query, render
+from monitor.web_desk import (
+    HAS_TOPIC,
+    archive_for,
+    bangkok_when,
+    has_filter_index,
+    keyed,
+    query,
+    render,
+)
 
 PAGE_SIZE = 50  # results per page
 MAX_PAGE = 20  # pages (1,000 results); narrow with a facet beyond that
-ITEM_KEY = "items.id = items_fts.rowid & 67108863"  # see store.SEARCH_KEY
-MONTH = f"strftime('%Y-%m', {WHEN}, '+7 hours')"  # Bangkok is UTC+7 all year
+ITEM_ID = "items_fts.rowid & 67108863"  # see store.SEARCH_KEY
+MONTH = "strftime('%Y-%m', at, '+7 hours')"  # Bangkok is UTC+7 all year
 MONTH_TEXT = re.compile(r"^\d{4}-\d{2}$")
 
 
@@ -36,18 +44,24 @@ def _filters(request: Any) -> dict[str, str]:
     }
 
 
-def _search_sql(filters: dict[str, str], select: str, tail: str) -> str:
+def _found(filters: dict[str, str], indexed: bool) -> str:
+    """CTEs: `hits(id, rank)` of the words, if any, and `found(id, source,
+    matched_topics, at)`, the items that pass every filter."""
     where = ["1 = 1"]
-    if filters["q"]:
-        where.append("items_fts match thai_fts_query(:q)")
     if filters["topic"]:
         where.append(HAS_TOPIC)
     if filters["source"]:
-        where.append("items.source = :source")
+        where.append("source = :source")
     if filters["month"]:
         where.append(f"{MONTH} = :month")
-    source = f"items_fts join items on {ITEM_KEY}" if filters["q"] else "items"
-    return f"select {select} from {source} where {' and '.join(where)} {tail}"
+    found = f"found as (select * from keyed where {' and '.join(where)})"
+    if not filters["q"]:
+        return f"with {keyed()}, {found}"
+    hits = (
+        f"hits(id, rank) as materialized (select {ITEM_ID}, bm25(items_fts, 5.0, 1.0) "
+        "from items_fts where items_fts match thai_fts_query(:q))"
+    )
+    return f"with {hits}, {keyed('id in (select id from hits)', indexed)}, {found}"
 
 
 def _link(filters: dict[str, str], **changes: str) -> str:
@@ -63,14 +77,22 @@ async def search(datasette: Datasette, request: Any) -> Response:
         page = min(max(1, int(request.args.get("page") or 1)), MAX_PAGE)
     except ValueError:
         page = 1
-    order = "bm25(items_fts, 5.0, 1.0)" if filters["q"] else f"{WHEN} desc, items.id desc"
-    columns = (
-        "items.id, items.title, items.source, items.published_at, items.first_seen_at, "
-        f"items.matched_topics, substr(items.body, 1, {web_text.MAX_TEXT_CHARS}) as body"
-    )
+    ctes = _found(filters, await has_filter_index(db))
+    if filters["q"]:
+        ordered = "select found.id, hits.rank from found join hits using (id) order by hits.rank"
+        again = "page.rank"
+    else:
+        ordered = "select id, at from found order by at desc, id desc"
+        again = "page.at desc, page.id desc"
     params = {**filters, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
     rows = await query(
-        db, _search_sql(filters, columns, f"order by {order} limit :limit offset :offset"), params
+        db,
+        f"{ctes}, page as ({ordered} limit :limit offset :offset) "
+        "select items.id, items.title, items.source, items.published_at, "
+        "items.first_seen_at, items.matched_topics, "
+        f"substr(items.body, 1, {web_text.MAX_TEXT_CHARS}) as body "
+        f"from page join items on items.id = page.id order by {again}",
+        params,
     )
     for row in rows:
         row["when"] = bangkok_when(row)
@@ -78,12 +100,8 @@ async def search(datasette: Datasette, request: Any) -> Response:
     facets: dict[str, dict[str, int]] = {"topic": {}, "source": {}, "month": {}}
     grouped = await query(
         db,
-        _search_sql(
-            filters,
-            f"items.matched_topics as topics, items.source as source, {MONTH} as month, "
-            "count(*) as n",
-            "group by 1, 2, 3",
-        ),
+        f"{ctes} select matched_topics as topics, source, {MONTH} as month, count(*) as n "
+        "from found group by 1, 2, 3",
         params,
     )
     total = 0

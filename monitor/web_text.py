@@ -40,7 +40,7 @@ _LATIN_WORD_CHAR = re.compile("[a-z0-9]")
 
 def _query_words(query: str) -> list[tuple[str, bool]]:
     """(word, is_prefix) of each segmented query word, longest first."""
-    found = {}
+    found: dict[str, bool] = {}
     for part in query.split():
         words = [w.strip() for w in segment(normalize_text(part.rstrip("*"))) if w.strip()]
         for i, word in enumerate(words):

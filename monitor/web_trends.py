@@ -17,11 +17,11 @@ from datasette.app import Datasette
 
 from monitor import web_chart
 from monitor.thai import BANGKOK
-from monitor.web_desk import WHEN, archive_for, known_topics, query, render
+from monitor.web_desk import archive_for, keyed, known_topics, query, render
 
 TREND_WEEKS = 52
 OTHER_SOURCES = "other sources"  # beyond the 6 sources with most items
-WEEK = f"date({WHEN}, '+7 hours', '-6 days', 'weekday 1')"  # the Bangkok week's Monday
+WEEK = "date(at, '+7 hours', '-6 days', 'weekday 1')"  # the Bangkok week's Monday
 
 
 def _window(weeks: list[date]) -> dict[str, str]:
@@ -35,9 +35,10 @@ def _window(weeks: list[date]) -> dict[str, str]:
 
 
 TREND_SQL = f"""
-select {WEEK} as week, items.matched_topics as topics, items.source as source, count(*) as n
-from items
-where items.matched_topics != '' and {WHEN} >= :since and {WHEN} < :until
+with {keyed()}
+select {WEEK} as week, matched_topics as topics, source, count(*) as n
+from keyed
+where matched_topics != '' and at >= :since and at < :until
 group by 1, 2, 3
 """
 
