@@ -204,7 +204,10 @@ async def item(datasette: Datasette, request: Any) -> Response:
         title_html=title_html,
         body_html=body_html,
         topics=topics,
-        places=[{**u, "seen": bangkok_time(u["first_seen_at"])} for u in urls],
+        places=[
+            {**u, "seen": bangkok_time(u["first_seen_at"]), "href": web_text.web_link(u["url"])}
+            for u in urls
+        ],
         revisions=[
             {
                 **r,

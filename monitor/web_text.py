@@ -229,3 +229,10 @@ def highlight_words(
             if word not in seen or (prefix and not seen[word][1]):
                 seen[word] = (word, prefix, seen.get(word, (word, prefix, group))[2])
     return list(seen.values())
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` if it is an http(s) address, else None: a stored URL comes from a site or a
+    feed and is shown as a link only when following it cannot run a script."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("http://", "https://")) else None

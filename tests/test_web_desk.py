@@ -324,6 +324,8 @@ def test_marks_whole_words_and_escapes():
     assert web_text.term_words("โอกาส* ~ ประธานอาเซียน|asean") == [
         ("โอกาส", True), ("ประธานอาเซียน", False), ("asean", False)
     ]  # fmt: skip
+    assert web_text.web_link(" https://www.thaigov.go.th/a ") == "https://www.thaigov.go.th/a"
+    assert web_text.web_link("javascript:alert(1)") is web_text.web_link("data:x") is None
     assert web_text.snippet("a <i>b</i> ไซเบอร์ c", "ไซเบอร์") == (
         "a &lt;i&gt;b&lt;/i&gt; <mark>ไซเบอร์</mark> c"
     )
