@@ -108,21 +108,27 @@ def line_chart(
                 '<text class="tick" x="{tx}" y="{ty}" text-anchor="end">{n}</text>'
             ).format(l=left, r=width - right, y=y(n), tx=left - 6, ty=y(n) + 4, n=n)
         )
-    for i, week in enumerate(weeks):  # a month's name under its first week
-        if i == 0 or week.month != weeks[i - 1].month:
-            name = MONTHS[week.month - 1] + (f" {week.year}" if week.month == 1 or i == 0 else "")
-            parts.append(
-                Markup(
-                    '<line class="axis" x1="{x}" x2="{x}" y1="{b}" y2="{b2}"/>'
-                    '<text class="tick" x="{x}" y="{ty}">{name}</text>'
-                ).format(
-                    x=x(i),
-                    b=top_pad + plot_h,
-                    b2=top_pad + plot_h + 4,
-                    ty=height - bottom + 18,
-                    name=name,
-                )
+    last_label = -100.0
+    for i, week in enumerate(weeks):  # a month's name under its first week, if it fits
+        if i and week.month == weeks[i - 1].month:
+            continue
+        name = MONTHS[week.month - 1] + (f" {week.year}" if week.month == 1 or i == 0 else "")
+        room = 7 * len(name)  # 11 px text
+        if x(i) - last_label < room or x(i) + room > width:
+            continue
+        last_label = x(i)
+        parts.append(
+            Markup(
+                '<line class="axis" x1="{x}" x2="{x}" y1="{b}" y2="{b2}"/>'
+                '<text class="tick" x="{x}" y="{ty}">{name}</text>'
+            ).format(
+                x=x(i),
+                b=top_pad + plot_h,
+                b2=top_pad + plot_h + 4,
+                ty=height - bottom + 18,
+                name=name,
             )
+        )
     for key, values in counts.items():
         colour = palette.get(key, OTHER_COLOUR)
         points = " ".join(f"{x(i)},{y(n)}" for i, n in enumerate(values))
