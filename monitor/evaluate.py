@@ -92,9 +92,13 @@ def choose_tiers(rows: list[tuple[float, int]]) -> tuple[float, float]:
     with the best F0.5, the related one (not above it) with the best F2 of the two tiers
     together; ties go to the higher alert and the lower related threshold."""
     alert = max(THRESHOLD_GRID, key=lambda t: (_f_beta(*_at(rows, t), ALERT_BETA), t))
-    below = [t for t in THRESHOLD_GRID if t <= alert]
-    related = max(below, key=lambda t: (_f_beta(*_at(rows, t), RELATED_BETA), -t))
-    return alert, related
+    return alert, choose_related(rows, alert)
+
+
+def choose_related(rows: list[tuple[float, int]], alert: float) -> float:
+    """The related threshold (not above `alert`) with the best F2 of both tiers together."""
+    below = [t for t in THRESHOLD_GRID if t < alert] + [alert]
+    return max(below, key=lambda t: (_f_beta(*_at(rows, t), RELATED_BETA), -t))
 
 
 def format_metrics(metrics: list[Metrics]) -> str:

@@ -44,6 +44,12 @@ Method:
      separates items with spaces, `LIST_SHORT_CHUNKS` short space-separated chunks
      within `LIST_CHARS` on its line, or `LIST_NOUN_PHRASES` chunks that start with
      การ/ความ/ด้าน; ฯลฯ/เป็นต้น (and so on) decide alone;
+     Topic words within LIST_CHARS of each other on one enumeration are one item
+     ("ความมั่นคงทางไซเบอร์ ภัยไซเบอร์" among a summit's challenges): only the
+     strongest counts its place factor (`_same_item`);
+   - a co-occurrence term found in the body whose words the title names counts in
+     the title: the title says what the article is about (a warning against
+     scammers), the body how (they telephone and ask for an account number);
    - a body hit singled out by โดยเฉพาะ/especially just before it ("cooperation, in
      particular on cybersecurity": the area one side asks for) counts
      `EMPHASIS_FACTOR` times its place factor, and is never a list item;
@@ -59,6 +65,8 @@ Method:
    features `monitor tune` fits weights on.
    A veto phrase anywhere forces no match; `require_any` needs one of its terms;
    each `require_all` group needs one of its terms.
+6. Two tiers: a score at or above the topic's threshold matches (alerts); one from
+   its `related_threshold` up is "related" (stored, searchable, digests only).
 
 Known false positives: courtesy calls that thank Thailand for its ASEAN chairmanship
 in one sentence (`ประธานอาเซียน` is a strong term; only "on the occasion of" is
@@ -508,6 +516,26 @@ def _densest(hits: list[_Hit]) -> set[int]:
     return {i for start, i, _ in body if first <= start <= last}
 
 
+def _same_item(hits: list[_Hit]) -> set[int]:
+    """Indexes of listed body hits that share their list item with a stronger hit of the
+    topic: hits within LIST_CHARS of each other on one enumeration are one item
+    ("ความมั่นคงทางไซเบอร์ ภัยไซเบอร์" among a summit's challenges), which counts once."""
+    listed = sorted((h.start, i) for i, h in enumerate(hits) if h.listed and h.term.weight > 0)
+    groups: list[list[int]] = []
+    reach = -1
+    for start, i in listed:
+        if groups and start - reach <= LIST_CHARS:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        reach = max(reach, hits[i].end)
+    weaker: set[int] = set()
+    for group in groups:
+        strongest = max(group, key=lambda i: hits[i].term.weight)
+        weaker.update(i for i in group if i != strongest)
+    return weaker
+
+
 def _factor(hit: _Hit) -> float:
     if hit.singled:
         return FIELD_FACTORS[hit.place] * EMPHASIS_FACTOR
@@ -533,7 +561,7 @@ def _score(hits: list[_Hit], body: str = "") -> tuple[float, dict[str, tuple[_Hi
     """Score of a topic's hits, and per term: its best hit, its count and its factor
     (what the term adds is its weight times its factor). The strongest term also gets
     SHARE_FACTOR times the share of the article about the topic."""
-    cluster = _densest(hits)
+    cluster = _densest(hits) - _same_item(hits)
     by_term: dict[str, list[tuple[int, _Hit]]] = {}
     for i, hit in enumerate(hits):
         by_term.setdefault(hit.term.text, []).append((i, hit))

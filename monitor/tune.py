@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.evaluate import Metrics, evaluate
+from monitor.evaluate import Metrics, choose_related, evaluate
 from monitor.match import Rules, Term, explain
 
 LABEL_2_WEIGHT = 2.0
@@ -50,6 +50,7 @@ class Fitted:
     topic: str
     weights: dict[str, float]
     threshold: float
+    related_threshold: float | None = None  # None: leave the rules' own
 
 
 def fold_of(article_id: Any, folds: int) -> int:
@@ -111,7 +112,8 @@ def fit_topic(
         new[term] = round(weights[term] + beta / alpha, 2)
     # alpha * (score - threshold) + sum(beta * x) + intercept >= 0
     new_threshold = round(threshold + (cut - float(model.intercept_[0])) / alpha, 2)
-    return Fitted(topic, new, new_threshold)
+    scored = [(_score(factors, new), label) for factors, label in rows]
+    return Fitted(topic, new, new_threshold, choose_related(scored, new_threshold))
 
 
 def _cut(
@@ -227,6 +229,8 @@ def rewrite(text: str, fitted: list[Fitted]) -> tuple[str, list[str]]:
             new = None
             if f is not None and len(parts) == 2 and key == "threshold":
                 new, name = f.threshold, "threshold"
+            elif f is not None and len(parts) == 2 and key == "related_threshold":
+                new, name = f.related_threshold, "related_threshold"
             elif f is not None and parts[2:] == ["terms"] and key.startswith('"'):
                 raw = json.loads(key)
                 name = Term.parse(raw, old).text

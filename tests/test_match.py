@@ -305,6 +305,29 @@ def test_mention_in_an_enumeration_counts_half(sentence: str, listed: bool, no_s
     assert (result.score, result.matched) == ((1.0, False) if listed else (2.0, True)), sentence
 
 
+# (body, score) -- two terms of weight 2 in the body after a 600-character lead.
+SAME_ITEM_CASES = [
+    # one item of a list, written with two of the topic's words: counts once, half
+    ("ความท้าทาย เช่น การก่อการร้าย แรนซัมแวร์ มัลแวร์ ยาเสพติด การค้ามนุษย์ และโรคระบาด", 1.0),
+    ("challenges such as terrorism, ransomware and malware, drugs and trafficking", 1.0),
+    # two sentences about the topic: both count, fully
+    ("ทั้งสองฝ่ายร่วมมือป้องกันแรนซัมแวร์ที่โจมตีโรงพยาบาลของรัฐอย่างจริงจัง "
+     "โดยจะแบ่งปันข้อมูลมัลแวร์ที่ตรวจพบระหว่างหน่วยงานทุกสัปดาห์ตลอดปีนี้", 4.0),
+    ("the ministers agreed to fight ransomware attacks on hospitals together. "
+     "they will share what they learn about new malware every week this year", 4.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("sentence", "score"), SAME_ITEM_CASES)
+def test_topic_words_in_one_list_item_count_once(
+    sentence: str, score: float, no_share: None
+) -> None:
+    rules = _rules(("แรนซัมแวร์", 2), ("มัลแวร์", 2), ("ransomware", 2), ("malware", 2))
+    result = _result("", "ข่าว" * 150 + "\n" + sentence, rules)
+    assert result.score == score, sentence
+    assert len(result.hits) == 2  # both still shown: the explanation keeps every word
+
+
 def test_bullet_list_of_many_items_counts_half(no_share: None) -> None:
     rules = _rules(("แรนซัมแวร์", 2), threshold=2)
     bullets = "\n".join(f"- ประเด็นที่ {n} การค้า" for n in range(4)) + "\n- แรนซัมแวร์\n"
