@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import secrets
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,10 +33,11 @@ from datasette.app import Datasette
 from datasette.utils.asgi import Forbidden, NotFound
 
 from monitor import web_text
-from monitor.errors import QueryError
+from monitor.errors import QueryError, StoreError
 from monitor.store import Store
 from monitor.thai import bangkok_time
 
+log = logging.getLogger("monitor")
 DB_NAME = "monitor"
 FEEDBACK_ACTION = "monitor-feedback"
 HOME_LIMIT = 10  # items per topic on the home page
@@ -265,6 +268,11 @@ async def feedback(datasette: Datasette, request: Any) -> Response:
         await asyncio.to_thread(write)
     except QueryError as exc:
         raise NotFound(str(exc)) from None
+    except (StoreError, sqlite3.Error) as exc:  # e.g. the file is not writable by this user
+        log.error("monitor web: judgement of item %d not recorded: %s", item_id, exc)
+        message = "not recorded: the archive cannot be written (the server's log says why)"
+        datasette.add_message(request, message, datasette.ERROR)
+        return Response.redirect(back + "#feedback")
     verdict = "relevant" if relevant == "1" else "not relevant"
     datasette.add_message(request, f"#{item_id} marked {verdict} to {topic} by {who}")
     return Response.redirect(back + "#feedback")

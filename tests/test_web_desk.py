@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -377,6 +378,35 @@ def test_more_accounts_and_feedback_allow_from_the_metadata(archive: Archive, tm
     assert asyncio.run(judge("somchai")) == (2, 302)
     judgements = judged(archive, archive.hostile_id)
     assert [(j["who"], j["relevant"]) for j in judgements] == [("somchai", 0)]
+
+
+def test_an_archive_it_cannot_write_says_so(archive: Archive, monkeypatch: pytest.MonkeyPatch):
+    """`monitor web` run by a user who may read the archive but not write it (root, who
+    runs the tests, writes any file: the store's error is made up)."""
+
+    def refuse(*args: Any) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "record_feedback", refuse)
+    ds = web.app(archive.db)
+
+    async def judge() -> tuple[httpx.Response, httpx.Response]:
+        await ds.invoke_startup()
+        cookies = {"ds_actor": ds.sign({"a": {"id": "analyst"}}, "actor")}
+        page = await ds.client.get(f"/-/item/{archive.seed_id}", cookies=cookies)
+        csrf = re.search(r'name="csrftoken" value="([^"]+)"', page.text)[1]
+        cookies["ds_csrftoken"] = page.cookies["ds_csrftoken"]
+        form = {"topic": "asean", "relevant": "1", "csrftoken": csrf}
+        sent = await ds.client.post(f"/-/item/{archive.seed_id}/feedback", data=form,
+                                    cookies=cookies)  # fmt: skip
+        cookies["ds_messages"] = sent.cookies.get("ds_messages", "")
+        return sent, await ds.client.get(f"/-/item/{archive.seed_id}", cookies=cookies)
+
+    sent, after = asyncio.run(judge())
+    assert sent.status_code == 302
+    assert "not recorded: the archive cannot be written" in after.text
+    assert str(archive.db.parent) not in after.text
+    assert judged(archive, archive.seed_id) == []
 
 
 def test_templates_ship_with_the_package():
