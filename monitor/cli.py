@@ -185,8 +185,12 @@ def alerts(ctx: click.Context, config_path: Path, statuses: tuple[str, ...], lim
     for row in rows:
         row["title"] = report.short(row["title"], 50)
         row["last_error"] = report.short(row["last_error"] or "", 60)
-    columns = ["id", "channel", "status", "attempts", "next_attempt_at", "title", "last_error"]
-    echo(report.table(rows, columns))
+        # When it went out, or when it is next tried: one column, a time either way.
+        row["when_at"] = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+    columns = ["id", "channel", "status", "attempts", "when_at", "title"]
+    if any(row["last_error"] for row in rows):  # else a column of nothing takes the title's room
+        columns.append("last_error")
+    echo(report.table(rows, columns, cut_first=["last_error"]))
 
 
 @alerts.command("retry")

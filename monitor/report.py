@@ -45,6 +45,7 @@ HEADERS = {
     "last_success": "last success",
     "last_success_at": "last success",
     "matched_topics": "topics",
+    "when_at": "sent / next try",
     "related_topics": "related to",
     "new_last_run": "new",
     "next_attempt_at": "next try",
