@@ -355,9 +355,10 @@ def show(item_id: int, config_path: Path, as_json: bool) -> None:
 def web_command(
     config_path: Path, host: str, port: int, metadata_path: Path | None, allow_sql: bool
 ) -> None:
-    """Browse the archive read-only in Datasette: search, topics, health, alerts, Atom feeds.
+    """The analyst desk in Datasette: latest matches, items, search, trends, Atom feeds.
 
-    Visitors cannot run their own SQL unless --allow-sql; internal tables stay hidden."""
+    Read-only for visitors: only a signed-in analyst may judge an item (the one write);
+    nobody runs their own SQL unless --allow-sql; internal tables stay hidden."""
     from monitor.web import DEFAULT_METADATA
     from monitor.web import serve as serve_web
 
