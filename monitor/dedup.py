@@ -50,7 +50,10 @@ repeated headline of the pages it knows; a copy elsewhere keeps them in its text
   (128) bins, each bin keeps the minimum of the high bits (`EMPTY_BIN` when no
   shingle fell in it; bins empty in both texts are left out of the estimate).
   One hash per shingle instead of one per shingle and permutation: 128 classic
-  permutations would cost ~15 ms per article in pure Python.
+  permutations would cost ~15 ms per article in pure Python. Computed with numpy
+  (`_minhash`: ~0.15 ms an article, 1.1 ms in a Python loop); rensa's compiled
+  R-MinHash (0.54 ms with the shingle set built in Python) missed ~3% more copies
+  and changed the stored format: 128 independent minima vary more than these bins.
 - `size`: the number of distinct shingles.
 - `numbers`: CRC-32s of the figures of the title and the text (the furniture
   and the date line left out: only one side may have them; corpus 23073's
