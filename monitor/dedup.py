@@ -51,7 +51,7 @@ repeated headline of the pages it knows; a copy elsewhere keeps them in its text
   shingle fell in it; bins empty in both texts are left out of the estimate).
   One hash per shingle instead of one per shingle and permutation: 128 classic
   permutations would cost ~15 ms per article in pure Python. Computed with numpy
-  (`_minhash`: ~0.15 ms an article, 1.1 ms in a Python loop); rensa's compiled
+  (`_minhash`: ~0.15 ms an article, 0.87 ms in a Python loop); rensa's compiled
   R-MinHash (0.54 ms with the shingle set built in Python) missed ~3% more copies
   and changed the stored format: 128 independent minima vary more than these bins.
 - `size`: the number of distinct shingles.
