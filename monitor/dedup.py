@@ -50,7 +50,10 @@ repeated headline of the pages it knows; a copy elsewhere keeps them in its text
   (128) bins, each bin keeps the minimum of the high bits (`EMPTY_BIN` when no
   shingle fell in it; bins empty in both texts are left out of the estimate).
   One hash per shingle instead of one per shingle and permutation: 128 classic
-  permutations would cost ~15 ms per article in pure Python.
+  permutations would cost ~15 ms per article in pure Python. Computed with numpy
+  (`_minhash`: ~0.15 ms an article, 0.87 ms in a Python loop); rensa's compiled
+  R-MinHash (0.54 ms with the shingle set built in Python) missed ~3% more copies
+  and changed the stored format: 128 independent minima vary more than these bins.
 - `size`: the number of distinct shingles.
 - `numbers`: CRC-32s of the figures of the title and the text (the furniture
   and the date line left out: only one side may have them; corpus 23073's
@@ -223,6 +226,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from monitor.models import Item
 from monitor.thai import THAI_MONTH_ABBREVIATIONS, THAI_MONTHS, normalize_text
 
@@ -289,6 +294,7 @@ _DATE_LINE_CHARS = 60
 _MIX = 0x9E3779B1  # odd 32-bit constant (golden ratio): spreads CRC-32's bits
 _MASK32 = 0xFFFFFFFF
 _BIN_BITS = NUM_BINS.bit_length() - 1
+_TABLE_CHARS = 0x1000  # Thai (U+0E00-U+0E7F), Latin and the like: one table entry each
 _HEADER_V1 = struct.Struct("<BHHI")  # format version, bins, numbers, size
 _HEADER = struct.Struct("<BHHII")  # the same and the date (yyyymmdd in B.E., 0: none)
 _VERSION = 2
@@ -488,18 +494,86 @@ def _date_figures(date: int) -> frozenset[int]:
 def signature(title: str, body: str) -> Signature:
     """Sign the title and the body from its headline on (the title when the body is empty)."""
     signed = _signed(title, body)
-    data = signed.stream.encode("utf-32-le")
+    mins, size = _minhash(signed.stream)
+    return Signature(mins, size, _numbers(signed.figures), signed.date)
+
+
+def _minhash(stream: str) -> tuple[tuple[int, ...], int]:
+    """The bins' minima of the stream's distinct shingles, and how many there are.
+
+    Vectorised with numpy (~6x faster than a loop over the shingles, the same values):
+    CRC-32 is affine in its message, so a window's CRC is the XOR of one share per
+    byte position and byte value and the CRC of 32 zero bytes (`_tables`); a table
+    by character below `_TABLE_CHARS` (Thai, Latin) spares two of three look-ups.
+    Duplicate windows do not change a minimum; they are counted apart by a 64-bit
+    tabulation hash of the window (two alike by chance: ~1e-12 an article).
+    """
+    data = stream.encode("utf-32-le")
+    codes = np.frombuffer(data, dtype="<u4")
+    count = len(codes) - SHINGLE_CHARS + 1
+    if count < 1:  # one shingle, the whole text (none when empty)
+        crc = np.array([zlib.crc32(data)] if data else [], dtype=np.uint32)
+        size = len(crc)
+    else:
+        by_char, by_byte = _tables()
+        tables, parts = (
+            (by_char, (codes,)) if codes.max() < _TABLE_CHARS else (by_byte, _bytes(codes))
+        )
+        crc = np.full(count, zlib.crc32(bytes(4 * SHINGLE_CHARS)), dtype=np.uint32)
+        key = np.zeros(count, dtype=np.uint64)
+        for i in range(SHINGLE_CHARS):
+            for (crc_of, key_of), part in zip(tables[i], parts, strict=True):
+                crc ^= crc_of.take(part[i : i + count])
+                key ^= key_of.take(part[i : i + count])
+        key.sort()
+        size = int(np.count_nonzero(key[1:] != key[:-1])) + 1
+    mixed = crc * np.uint32(_MIX)  # wraps at 32 bits like format 2's `& _MASK32`
+    mins = np.full(NUM_BINS, EMPTY_BIN, dtype=np.uint32)
+    np.minimum.at(mins, mixed & np.uint32(NUM_BINS - 1), mixed >> np.uint32(_BIN_BITS))
+    return tuple(mins.tolist()), size
+
+
+def _bytes(codes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The three low bytes of each code point (the fourth is 0 below U+110000)."""
+    return codes & 0xFF, (codes >> 8) & 0xFF, codes >> 16
+
+
+_Tables = list[list[tuple[np.ndarray, np.ndarray]]]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[_Tables, _Tables]:
+    """Per window position: (CRC share, tabulation key) tables by character below
+    `_TABLE_CHARS`, and by each of the three low bytes of a code point (~0.5 MB)."""
     width = 4 * SHINGLE_CHARS
-    shingles = {data[i : i + width] for i in range(0, max(len(data) - width, 0) + 1, 4)}
-    shingles.discard(b"")
-    mins = [EMPTY_BIN] * NUM_BINS
-    low = NUM_BINS - 1
-    for crc in map(zlib.crc32, shingles):
-        mixed = (crc * _MIX) & _MASK32
-        value = mixed >> _BIN_BITS
-        if value < mins[mixed & low]:
-            mins[mixed & low] = value
-    return Signature(tuple(mins), len(shingles), _numbers(signed.figures), signed.date)
+    zero = zlib.crc32(bytes(width))
+    by_byte: _Tables = []
+    by_char: _Tables = []
+    for i in range(SHINGLE_CHARS):
+        shares = []
+        for byte in range(3):
+            crc = np.empty(256, dtype=np.uint32)
+            for value in range(256):
+                message = bytearray(width)
+                message[4 * i + byte] = value
+                crc[value] = zlib.crc32(message) ^ zero
+            seed = np.arange(256, dtype=np.uint64) + np.uint64((i * 3 + byte) << 8)
+            shares.append((crc, _splitmix64(seed)))
+        by_byte.append(shares)
+        chars = np.arange(_TABLE_CHARS, dtype=np.uint32)
+        crc = shares[0][0][chars & 0xFF] ^ shares[1][0][chars >> 8]
+        key = _splitmix64(chars.astype(np.uint64) + np.uint64((100 + i) << 16))
+        by_char.append([(crc, key)])
+    return by_char, by_byte
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """Random-looking 64-bit values of distinct inputs (SplitMix64; numpy.random would
+    add ~3 MB to the process). uint64 products wrap, as the algorithm wants."""
+    x = x * np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def band_keys(sig: Signature) -> list[int]:
