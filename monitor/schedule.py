@@ -48,7 +48,6 @@ log = logging.getLogger("monitor")
 SPREAD_SECONDS = 30
 MISFIRE_GRACE_SECONDS = 300
 ALERT_RETRY_MINUTES = 1
-ALERTS_JOB = "alerts"
 JOB_THREADS = 10  # at most (APScheduler's default pool); fewer on fewer hosts
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
@@ -166,7 +165,7 @@ class AlertsJob:
         self._woken.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=ALERTS_JOB, daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -185,8 +184,10 @@ class AlertsJob:
             self._woken.clear()
             try:
                 self.run()
-            except Exception:  # noqa: BLE001 - logged as APScheduler logs a failed job; the
-                log.exception("alerts job failed")  # next minute tries again
+            except MonitorError as exc:  # the archive failed: one line, try next minute
+                log.error("alerts not sent: %s", exc)
+            except Exception:  # noqa: BLE001 - a bug: logged with its traceback, as APScheduler
+                log.exception("alerts job failed")  # logs a failed job; next minute tries again
 
     def run(self, now: datetime | None = None) -> list[Delivery]:
         """Send what is due; once a minute, hand memory freed since back to the system."""
