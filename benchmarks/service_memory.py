@@ -5,11 +5,12 @@
 Starts the shared workload server (`../shared/bench/workload_site.py`, N sources, RSS
 feeds with article pages fetched) and a real SMTP server (aiosmtpd) on 127.0.0.1, then
 runs, in a fresh process, what the service's scheduler does, on a simulated clock of
-`--every` minutes a cycle: every cycle one job per source on a pool of 10 threads
-(APScheduler's default executor), each job the service's own `schedule.SourceJobs.run`
-(one shared `Fetcher`, a store connection kept per job thread, glibc's malloc_trim
-after each job) with the simulated time, after `schedule.limit_malloc_arenas()` as
-`serve()` calls it; plus the alerts job (`schedule.flush_alerts`) once a simulated minute.
+`--every` minutes a cycle: every cycle one job per source on a pool of the service's
+size (`pipeline.useful_threads`: a thread per host, at most `schedule.JOB_THREADS`),
+each job the service's own `schedule.SourceJobs.run` (one shared `Fetcher`, a store
+connection kept per job thread) with the simulated time, after
+`schedule.limit_malloc_arenas()` as `serve()` calls it; plus the alerts job
+(`schedule.AlertsJob.run`: due alerts, glibc's malloc_trim) once a simulated minute.
 The shipped topics and an email channel; between cycles, one simulated hour apart,
 `--publish` new items appear on random sources. Reported from /proc/self/status:
 RSS after start-up (imports, config, store), after the first cycle, peak (VmHWM), the
@@ -65,7 +66,6 @@ from _workload import (
 
 TARGET_MB = 120
 REFERENCE = (("lemon24/reader 3.26", 42), ("changedetection.io 0.60.10", 112))
-THREADS = 10  # APScheduler 3's default ThreadPoolExecutor
 SAMPLE = "ความมั่นคงปลอดภัยไซเบอร์ของอาเซียน"
 
 
@@ -135,13 +135,16 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     sys.path.insert(0, str(REPO))
     from monitor.config import load_settings
-    from monitor.schedule import SourceJobs, flush_alerts, limit_malloc_arenas
+    from monitor.pipeline import useful_threads
+    from monitor.schedule import JOB_THREADS, AlertsJob, SourceJobs, limit_malloc_arenas
     from monitor.store import Store
 
     settings = load_settings(Path(args.config))
     Store(settings.db_path).close()  # as serve() does: fail fast, migrations applied
     limit_malloc_arenas()
     jobs = SourceJobs(settings)  # the scheduler's jobs: one Fetcher, a store per thread
+    alerts = AlertsJob(settings)
+    threads = useful_threads(settings.sources, JOB_THREADS)
     out: dict[str, Any] = {"startup_s": time.perf_counter() - began, "startup": _settle()}
     rng = random.Random(args.seed)
     clock = datetime.now(UTC)
@@ -156,15 +159,14 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
         with lock:
             counts["new"] += sum(s.new for s in report.sources)
             counts["matched"] += sum(s.matched for s in report.sources)
-            counts["alerts"] += sum(d.ok for d in report.deliveries)
             errors.extend(s.error for s in report.sources if s.error)
 
     def flush(now: datetime) -> None:
-        counts["alerts"] += sum(d.ok for d in flush_alerts(settings, now))
+        counts["alerts"] += sum(d.ok for d in alerts.run(now))
 
     trajectory: list[tuple[int, float, float]] = []
     seconds: list[float] = []
-    with ThreadPoolExecutor(THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         for cycle in range(1, args.cycles + 1):
             now = clock + timedelta(minutes=args.every * (cycle - 1))
             shift = now - datetime.now(UTC)
@@ -206,7 +208,7 @@ def child_day(args: argparse.Namespace) -> dict[str, Any]:
     out.update(trajectory=trajectory, counts=counts, errors=errors[:5], n_errors=len(errors))
     out["first_cycle_s"] = seconds[0]
     out["later_cycle_s"] = statistics.median(seconds[1:]) if len(seconds) > 1 else None
-    out["threads"] = THREADS
+    out["threads"] = threads
     return out
 
 

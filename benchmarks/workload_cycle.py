@@ -147,7 +147,9 @@ def _fetch_keys(workers: int) -> str:
 
 def write_config(folder: Path, base: str, n: int, kind: str, workers: int) -> Path:
     """A config with one source per workload source, the repository's topics and presets."""
-    template = SOURCE_RSS if kind == "rss" else SOURCE_HTML
+    template = SOURCE_HTML if kind == "html" else SOURCE_RSS
+    if kind == "feed":  # the feed's own text is the item: no article page is fetched
+        template = template.replace("fetch_articles = true", "fetch_articles = false")
     sources = "".join(
         # every minute (`--mode scheduled`), a key of the source's own table, right below
         # its header (the HTML template opens a [.listing] sub-table after its keys)
@@ -269,12 +271,13 @@ def ours(
 
     `service`: a cycle is what `monitor serve` does when every source is due, each
     source's scheduler job (`schedule.SourceJobs.run`) on a pool of the scheduler's
-    size, with the jobs' shared Fetcher and per-thread store connections kept from
-    one cycle to the next. `scheduled`: `monitor serve`'s own scheduler
-    (`schedule.build_scheduler`, every source every minute): the first cycle runs every
-    source at once, later ones each at its own offset, as the service spreads them; a
-    cycle's CPU is the whole process's from the end of the last cycle (or the start)
-    until every source ran again, idle time, scheduler and alerts job included.
+    size (`pipeline.useful_threads`), with the jobs' shared Fetcher and per-thread
+    store connections kept from one cycle to the next. `scheduled`: `monitor serve`'s
+    own scheduler (`schedule.build_scheduler`, every source every minute): the first
+    cycle runs every source at once, later ones each at its own offset, as the service
+    spreads them; a cycle's CPU is the whole process's from the end of the last cycle
+    (or the start) until every source ran again, idle time and scheduler included (no
+    channel is configured: the alerts job would have nothing to send).
     `once`: `pipeline.run_once` over all sources with a new Fetcher each cycle, as each
     `monitor run --once` does.
     """
@@ -285,7 +288,7 @@ def ours(
 
     from monitor.config import load_settings
     from monitor.match import match
-    from monitor.pipeline import run_once
+    from monitor.pipeline import run_once, useful_threads
     from monitor.schedule import JOB_THREADS, SourceJobs, build_scheduler
     from monitor.store import Store, search_text
 
@@ -299,7 +302,7 @@ def ours(
         search_text("ความมั่นคงปลอดภัยไซเบอร์")
         if mode == "service":
             jobs = SourceJobs(settings)
-            pool = ThreadPoolExecutor(JOB_THREADS)
+            pool = ThreadPoolExecutor(useful_threads(settings.sources, JOB_THREADS))
 
             def cycle() -> list[Any]:
                 return [s for r in pool.map(jobs.run, settings.sources) for s in r.sources]
@@ -444,6 +447,11 @@ def _stage_table(runs: list[dict[str, Any]], cycle: str, per: str, count: int) -
     print(f"| total | {1000 * total / count:.3f} | 100% |")
 
 
+KIND_LABELS = {
+    "rss": "rss, articles fetched + extracted",
+    "feed": "rss, feeds only",
+    "html": "html, articles fetched + extracted",
+}
 MODE_LABELS = {"service": "serve jobs", "scheduled": "serve, as scheduled", "once": "run --once"}
 
 
@@ -456,7 +464,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: st
     )
     print("|---|---|---|---|---|---|---|---|")
     labels = {
-        "ours": f"thai-news-monitor {MODE_LABELS[mode]} ({kind}, articles fetched + extracted)",
+        "ours": f"thai-news-monitor {MODE_LABELS[mode]} ({KIND_LABELS[kind]})",
         "naive": "naive requests + BeautifulSoup(lxml), measured here",
     }
     for name, runs in results.items():
@@ -478,7 +486,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: st
         print(
             f"ours, first cycle: {last['first']['found']} entries, {last['first']['new']} new, "
             f"{last['first']['matched']} matched, {last['first']['n_errors']} source errors, "
-            f"{last['first']['problems']} item problems; per article: "
+            f"{last['first']['problems']} item problems; per new item: "
             f"{_median(runs, lambda r: 1000 * r['first']['cpu'] / max(1, r['first']['new'])):.1f}"
             " ms CPU"
         )
@@ -493,7 +501,7 @@ def report(results: dict[str, list[dict[str, Any]]], n: int, kind: str, mode: st
             print(f"first cycle errors: {last['first']['errors']}")
             print(f"first cycle problems: {last['first']['problem_samples']}")
         if "stages" in last["first"]:
-            _stage_table(runs, "first", "article page", max(1, last["first"]["new"]))
+            _stage_table(runs, "first", "new item", max(1, last["first"]["new"]))
             _stage_table(runs, "unchanged", "source", n)
         if "publish" in last:
             p, after = last["publish"], last["after_publish"]
@@ -524,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with bench/, corpus/ (default: %(default)s)")  # fmt: skip
     parser.add_argument("--n", type=int, default=200, help="workload sources (default 200)")
     parser.add_argument("--runs", type=int, default=3, help="runs per monitor (default 3)")
-    parser.add_argument("--kind", choices=("rss", "html"), default="rss",
-                        help="our sources: feeds or listing pages (default rss)")  # fmt: skip
+    parser.add_argument("--kind", choices=("rss", "feed", "html"), default="rss",
+                        help="our sources: feeds with their articles fetched (default rss), "
+                        "feeds only (`fetch_articles = false`) or listing pages")  # fmt: skip
     parser.add_argument("--publish", type=int, default=5, metavar="K",
                         help="sources to publish on in the last run (default 5)")  # fmt: skip
     parser.add_argument("--mode", choices=("service", "scheduled", "once"), default="service",

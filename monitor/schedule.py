@@ -1,15 +1,19 @@
 """Run the monitor as a service: APScheduler 3 `BlockingScheduler`, a job per source.
 
-Source jobs (`SourceJobs.run`) run on the scheduler's pool of `JOB_THREADS`
-threads and share one `Fetcher` (robots.txt cache, per-host politeness, kept-alive
-connections); each job thread keeps its own store connection (SQLite connections
-stay in the thread that made them) and runs its source through `pipeline.run_once`.
-Every source runs once at start; jobs coalesce and never overlap. Sources are spread
-by a fixed offset each (`_offset`), not APScheduler's jitter: in APScheduler 3 each
-jittered run time becomes the base of the next, so a 60 s interval drifted to a
-median 75 s between polls (benchmarks/alert_latency.py). An alerts job retries due
-outbox rows every minute. SIGTERM and SIGINT stop the scheduler after the jobs in
-hand finish; due alerts are then sent once more.
+Source jobs (`SourceJobs.run`) run on a pool of one thread per host the sources are
+on, at most `JOB_THREADS` (`pipeline.useful_threads`: the Fetcher serialises each
+host anyway), and share one `Fetcher` (robots.txt cache, per-host politeness,
+kept-alive connections); each job thread keeps its own store connection (SQLite
+connections stay in the thread that made them) and runs its source through
+`pipeline.run_source`. Every source runs once at start; jobs coalesce and never
+overlap. Sources are spread by a fixed offset each (`_offset`), not APScheduler's
+jitter: in APScheduler 3 each jittered run time becomes the base of the next, so a
+60 s interval drifted to a median 75 s between polls (benchmarks/alert_latency.py).
+
+Alerts are sent by one job on a thread of its own (`AlertsJob`): every minute for
+retries and digests, and at once when a source job stored an item that may alert.
+SIGTERM and SIGINT stop the scheduler after the jobs in hand finish; due alerts are
+then sent once more.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import signal
 import sqlite3
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -36,14 +41,14 @@ from monitor.config import Settings
 from monitor.errors import AlreadyRunning, MonitorError
 from monitor.fetch import Fetcher
 from monitor.models import Delivery, RunReport, Source
-from monitor.pipeline import run_once
+from monitor.pipeline import run_source, useful_threads
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
 SPREAD_SECONDS = 30
 MISFIRE_GRACE_SECONDS = 300
 ALERT_RETRY_MINUTES = 1
-JOB_THREADS = 10  # APScheduler's default pool size, made explicit for the benchmark
+JOB_THREADS = 10  # at most (APScheduler's default pool); fewer on fewer hosts
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
@@ -55,27 +60,34 @@ class SourceJobs:
     The connection is closed when its thread ends (the scheduler's shutdown).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_alerts: Callable[[], None] | None = None) -> None:
+        """`on_alerts` is called after a run that stored something that may alert (the
+        alerts job's `wake`); source jobs never send alerts themselves."""
         self.settings = settings
         self.fetcher = Fetcher(settings.fetch)  # robots.txt cache and per-host politeness
+        self.on_alerts = on_alerts
         self._local = threading.local()
 
     def run(self, source: Source, now: datetime | None = None) -> RunReport:
-        """Run one source, then deliver the alerts that are due (the job of each source).
+        """Run one source (the job of each source); its alerts are the alerts job's.
 
-        `now` is for benchmarks that simulate a day; the scheduler leaves the clock to
-        `run_once`."""
+        `now` is for benchmarks that simulate a day; the scheduler leaves it to the clock."""
         try:
             store: Store | None = getattr(self._local, "store", None)
             if store is None:
                 store = self._local.store = Store(self.settings.db_path)
-            report = run_once(self.settings, store, self.fetcher, now=now, sources=(source,))
+            self.fetcher.new_run()
+            report = run_source(source, self.settings, store, self.fetcher, now or _now())
         except (MonitorError, sqlite3.DatabaseError) as exc:  # the archive failed: say it in
             log.error("source=%s not run: %s", source.name, exc)  # one line, try next time
             return RunReport()
-        if any(s.new or s.revised for s in report.sources):
-            _return_free_memory()  # after pages were read: not after a 304
-        return report
+        if (report.matched or report.revised) and self.on_alerts is not None:
+            self.on_alerts()
+        return RunReport((report,))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @lru_cache(maxsize=1)
@@ -101,12 +113,12 @@ def limit_malloc_arenas() -> None:
 
 
 def _return_free_memory() -> None:
-    """Hand memory freed by a run back to the system (glibc's malloc_trim).
+    """Hand memory freed by the jobs back to the system (glibc's malloc_trim).
 
     glibc keeps freed pages of a first cycle's thousands of pages: 163 MB at rest
-    instead of 136 MB (benchmarks/service_memory.py). A trim costs ~1 ms, more than
-    an unchanged source's whole run (benchmarks/workload_cycle.py): source jobs call
-    it only after storing items, the alerts job once a minute.
+    instead of 136 MB (benchmarks/service_memory.py). A trim costs ~1-2 ms, more than
+    an unchanged source's whole run, so it is done once a minute by the alerts job,
+    not after each storing job (0.34 s per 4,000 pages).
     """
     libc = _glibc()
     if libc is not None:
@@ -114,17 +126,79 @@ def _return_free_memory() -> None:
 
 
 def flush_alerts(settings: Settings, now: datetime | None = None) -> list[Delivery]:
-    """The alerts job, once a minute: deliver what is due, then hand back the memory the
-    source jobs since the last one freed (`now` for benchmarks that simulate a day)."""
+    """Deliver the alerts that are due (`now` for benchmarks that simulate a day)."""
     store = Store(settings.db_path)
     try:
         composer = alert.composer_for(settings)
-        return alert.send_pending(
-            store, settings.channels, settings.alerts, composer, now or datetime.now(UTC)
+        deliveries = alert.send_pending(
+            store, settings.channels, settings.alerts, composer, now or _now()
         )
     finally:
         store.close()
-        _return_free_memory()
+    for d in deliveries:  # failures are logged by alert.send_pending, at WARNING or ERROR
+        if d.ok:
+            log.info("alert item=%d channel=%s sent", d.item_id, d.channel)
+    return deliveries
+
+
+class AlertsJob:
+    """The service's one sender of alerts, on a thread of its own: every
+    ALERT_RETRY_MINUTES (retries, digests), and at once when a source job stored an
+    item that may alert (`wake`).
+
+    Source jobs only queue alerts: a flush in every job made each poll claim the
+    outbox (a write transaction whenever rows wait for a retry or a digest). A wake
+    during a flush is another flush right after it, so nothing queued meanwhile waits
+    a minute. Not an APScheduler job: waking one (`modify_job`) takes the lock its
+    `shutdown` holds while it waits for the source jobs, which would wait for it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._woken = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._trimmed_at: datetime | None = None
+
+    def wake(self) -> None:
+        """Have due alerts sent now (or right after the flush in hand)."""
+        self._woken.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Let the flush in hand finish, then send what is due once more."""
+        self._stopping = True
+        self._woken.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.run()
+
+    def _loop(self) -> None:
+        while True:
+            self._woken.wait(ALERT_RETRY_MINUTES * 60)
+            if self._stopping:
+                return
+            self._woken.clear()
+            try:
+                self.run()
+            except MonitorError as exc:  # the archive failed: one line, try next minute
+                log.error("alerts not sent: %s", exc)
+            except Exception:  # noqa: BLE001 - a bug: logged with its traceback, as APScheduler
+                log.exception("alerts job failed")  # logs a failed job; next minute tries again
+
+    def run(self, now: datetime | None = None) -> list[Delivery]:
+        """Send what is due; once a minute, hand memory freed since back to the system."""
+        deliveries = flush_alerts(self.settings, now)
+        now = now or _now()
+        if self._trimmed_at is None or now - self._trimmed_at >= timedelta(
+            minutes=ALERT_RETRY_MINUTES
+        ):
+            self._trimmed_at = now
+            _return_free_memory()
+        return deliveries
 
 
 def _offset(source: Source) -> timedelta:
@@ -134,14 +208,16 @@ def _offset(source: Source) -> timedelta:
     return timedelta(seconds=zlib.crc32(source.name.encode()) % max(int(spread), 1))
 
 
-def build_scheduler(settings: Settings) -> BlockingScheduler:
-    """A scheduler with one interval job per source, first run now, and an alerts job."""
-    scheduler = BlockingScheduler(
-        timezone=UTC, executors={"default": ThreadPoolExecutor(JOB_THREADS)}
-    )
+def build_scheduler(
+    settings: Settings, on_alerts: Callable[[], None] | None = None
+) -> BlockingScheduler:
+    """A scheduler with one interval job per source, first run now; `on_alerts` is
+    called after a source's run that may alert (`AlertsJob.wake`)."""
+    threads = useful_threads(settings.sources, JOB_THREADS)
+    scheduler = BlockingScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(threads)})
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS}
-    now = datetime.now(UTC)
-    jobs = SourceJobs(settings)
+    now = _now()
+    jobs = SourceJobs(settings, on_alerts)
     for source in settings.sources:
         scheduler.add_job(
             jobs.run,
@@ -154,10 +230,6 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
             name=source.name,
             **defaults,
         )
-    scheduler.add_job(
-        flush_alerts, "interval", args=(settings,), minutes=ALERT_RETRY_MINUTES,
-        id="alerts", name="alerts", **defaults,
-    )  # fmt: skip
     return scheduler
 
 
@@ -194,7 +266,8 @@ def serve(settings: Settings) -> None:
 
 def _serve_until_stopped(settings: Settings) -> None:
     limit_malloc_arenas()
-    scheduler = build_scheduler(settings)
+    alerts = AlertsJob(settings)
+    scheduler = build_scheduler(settings, on_alerts=alerts.wake)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping after the jobs in hand", signal.Signals(signum).name)
@@ -203,6 +276,9 @@ def _serve_until_stopped(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("serving %d sources; stop with Ctrl-C or SIGTERM", len(settings.sources))
-    scheduler.start()
-    flush_alerts(settings)
+    alerts.start()
+    try:
+        scheduler.start()
+    finally:
+        alerts.stop()
     log.info("stopped")

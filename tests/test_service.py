@@ -5,6 +5,7 @@ and after downtime catches up on what was published while it was off.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sqlite3
 import subprocess
@@ -22,8 +23,17 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from monitor.config import load_settings
+from monitor.pipeline import useful_threads
 from monitor.schedule import build_scheduler
-from tests.conftest import ROOT, free_port, parse_message, snapshot_sources, write_config
+from monitor.snapshot import SnapshotServer
+from tests.conftest import (
+    ROOT,
+    SNAPSHOT,
+    free_port,
+    parse_message,
+    snapshot_sources,
+    write_config,
+)
 
 STOP_SECONDS = 20
 
@@ -334,3 +344,111 @@ def test_each_source_polls_at_its_interval_without_drift(tmp_path: Path, snapsho
         for _ in range(5):
             times.append(job.trigger.get_next_fire_time(times[-1], times[-1]))
         assert {b - a for a, b in zip(times, times[1:], strict=False)} == {intervals[job.name]}
+
+
+# ---- the job pool: a thread per host, at most
+
+
+def _run_threads(settings: Any, caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    """source -> the thread that ran it in one `run_once` (from its run line)."""
+    from monitor.pipeline import run_once
+    from monitor.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            run_once(settings, store)
+    finally:
+        store.close()
+    return {r.source: r.threadName for r in caplog.records if getattr(r, "source", None) and r.new}
+
+
+def test_sources_on_one_host_run_on_one_thread(
+    tmp_path: Path, snapshot_url: str, caplog: pytest.LogCaptureFixture
+):
+    """Two threads on one host would only take turns at its lock (and contend)."""
+    config = write_config(tmp_path, snapshot_sources(snapshot_url), fetch="max_workers = 4\n")
+    settings = load_settings(config)
+    assert useful_threads(settings.sources, 4) == 1
+    assert _run_threads(settings, caplog) == {"thaigov": "MainThread", "dla-asean": "MainThread"}
+
+
+def test_sources_on_two_hosts_run_on_two_threads(
+    tmp_path: Path, snapshot_url: str, caplog: pytest.LogCaptureFixture
+):
+    with SnapshotServer(SNAPSHOT) as other:
+        sources = snapshot_sources(snapshot_url).replace(
+            f"{snapshot_url}/rss", f"{other.base_url}/rss"
+        )
+        settings = load_settings(write_config(tmp_path, sources, fetch="max_workers = 4\n"))
+        assert useful_threads(settings.sources, 4) == 2
+        assert useful_threads(settings.sources, 1) == 1
+        threads = _run_threads(settings, caplog)
+    assert set(threads) == {"thaigov", "dla-asean"}
+    assert len(set(threads.values())) == 2 and "MainThread" not in threads.values()
+
+
+def test_hosts_are_told_apart_as_the_fetcher_does(tmp_path: Path):
+    """Scheme and port make another host (another lock); letter case does not."""
+    urls = ("http://a.go.th/1", "http://A.go.th/2", "https://a.go.th/3", "http://a.go.th:8080/4")
+    sources = "".join(f'[sources.s{i}]\nkind = "rss"\nurl = "{u}"\n' for i, u in enumerate(urls))
+    settings = load_settings(write_config(tmp_path, sources))
+    assert useful_threads(settings.sources, 10) == 3
+    assert useful_threads((), 10) == 1
+
+
+# ---- alerts: sent by the alerts job, at once, each once
+
+
+class CountingMailBox(SlowMailBox):
+    """SlowMailBox that also says when each message arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        reply = await super().handle_DATA(server, session, envelope)
+        with self.arrived:
+            self.arrived.notify_all()
+        return reply
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.subjects) >= count, timeout)
+
+
+def test_the_alerts_job_sends_what_source_jobs_queued_at_once_and_once(
+    tmp_path: Path, snapshot_url: str
+):
+    """Source jobs send nothing; the alerts job, woken by them, sends every alert once,
+    seconds after (not at its next minute), also what was queued while it was sending."""
+    from aiosmtpd.controller import Controller
+
+    from monitor.schedule import AlertsJob, SourceJobs
+
+    box = CountingMailBox()  # 0.2 s a message: the second source's run ends mid-flush
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = load_settings(write_config(tmp_path, snapshot_sources(snapshot_url), port))
+    alerts = AlertsJob(settings)
+    jobs = SourceJobs(settings, on_alerts=alerts.wake)
+    alerts.start()
+    try:
+        started = time.monotonic()
+        first, second = (jobs.run(source) for source in settings.sources)
+        matched = sum(s.matched for r in (first, second) for s in r.sources)
+        assert matched >= 3 and not first.deliveries and not second.deliveries
+        assert box.wait_for(matched, timeout=30), box.subjects
+        assert time.monotonic() - started < 30, "woken, not left for the minute's run"
+    finally:
+        alerts.stop()  # the service's last flush: nothing is left to send
+        controller.stop()
+    assert len(box.subjects) == matched
+    conn = sqlite3.connect(settings.db_path)
+    try:
+        rows = conn.execute("SELECT status, attempts, count(*) FROM outbox GROUP BY 1, 2")
+        assert rows.fetchall() == [("sent", 1, matched)]  # one attempt each
+    finally:
+        conn.close()
