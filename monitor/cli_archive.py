@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -241,11 +242,29 @@ def sources(config_path: Path, as_json: bool) -> None:
     echo(report.table(presets, ["preset", "description"]))
 
 
+def _cores() -> int:
+    """The cores this process may run on (not monitor.bulk's: every command imports this)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def workers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers: processes for the CPU stages of a bulk command (monitor.bulk)."""
+    return click.option(
+        "--workers", type=click.IntRange(1), default=_cores(), show_default=True,
+        help="Processes for extraction, matching and indexing (default: the cores); "
+        "1 does all in this one.",
+    )(command)  # fmt: skip
+
+
 @click.command()
 @config_option
 @click.option("--alert", "send_alerts", is_flag=True,
               help="Alert items that now match (default: only store the new results).")  # fmt: skip
-def rematch(config_path: Path, send_alerts: bool) -> None:
+@workers_option
+def rematch(config_path: Path, send_alerts: bool, workers: int) -> None:
     """Re-apply the current topic rules to every stored item."""
     from monitor.pipeline import rematch as rematch_all
 
@@ -257,7 +276,7 @@ def rematch(config_path: Path, send_alerts: bool) -> None:
     store = Store(settings.db_path)
     now = datetime.now(UTC)
     with click.progressbar(length=store.count_items(), label="rematch", file=sys.stderr) as bar:
-        result = rematch_all(settings, store, send_alerts, now, on_item=lambda: bar.update(1))
+        result = rematch_all(settings, store, send_alerts, now, lambda: bar.update(1), workers)
     echo(
         f"{result.items} items: {result.changed} changed, {result.newly_matched} now match, "
         f"{result.no_longer_matched} no longer match"
@@ -283,8 +302,9 @@ def rematch(config_path: Path, send_alerts: bool) -> None:
 @click.option("--since", type=_Date(), help="Skip items published before this date.")
 @click.option("--alert", "send_alerts", is_flag=True,
               help="Alert matched items too (default: store them silently).")  # fmt: skip
+@workers_option
 def backfill_command(source_name: str, config_path: Path, pages: int, since: datetime | None,
-                     send_alerts: bool) -> None:  # fmt: skip
+                     send_alerts: bool, workers: int) -> None:  # fmt: skip
     """Walk a source's older pages into the archive; run again to go further back."""
     from monitor.pipeline import Walk, backfill
 
@@ -298,7 +318,7 @@ def backfill_command(source_name: str, config_path: Path, pages: int, since: dat
     store = Store(settings.db_path)
     with click.progressbar(length=pages, label=f"backfill {source_name}", file=sys.stderr) as bar:
         walk = Walk(pages, alert=send_alerts, since=since, on_page=lambda _: bar.update(1))
-        result = backfill(source, settings, store, walk)
+        result = backfill(source, settings, store, walk, workers=workers)
     echo(report.format_run(result))
     if store.walk_cursor(f"backfill:{source_name}"):
         echo("more pages remain: run it again to go further back")
