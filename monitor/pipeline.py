@@ -12,6 +12,10 @@
     | alert.send_pending          -> sent / retried / failed   I/O: SMTP, chat
     => RunReport (per-source counts, errors, timings)
 
+Backfill and rematch with `workers` > 1 run the pure stages (extract, hash, signature,
+match, index segmentation) on `monitor.bulk`'s worker processes; this process still
+fetches, and dedups and stores in listing order as the only writer.
+
 Sources run concurrently (a bounded thread pool, each thread with its own SQLite
 connection); the Fetcher keeps one request at a time per host. A source's failure
 is recorded in its status row and the others go on; after consecutive failures a
@@ -276,8 +280,8 @@ def _process_entries(
     """Fetch and extract a page's new entries, then dedup, match and store them in one
     transaction (one commit per page; a crash before it leaves the page to be read again).
 
-    With a pool, each page goes to a worker as soon as it is fetched; the items are
-    taken back in listing order inside the transaction, so storing the first ones
+    With a pool, each article page goes to a worker as soon as it is fetched; the items
+    are taken back in listing order inside the transaction, so storing the first ones
     overlaps preparing the last."""
     items: list[tuple[str, Item | Job[Prepared], tuple[str, str]]] = []
     for entry in entries:
