@@ -28,7 +28,6 @@ kills its worker by itself fails, as an ExtractError of its page.
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -124,17 +123,16 @@ class Job(Generic[T]):
             return future.result()
         except BrokenProcessPool:
             self._pool.restart(executor)
-            raise ExtractError("the worker process reading it died") from None
+            raise ExtractError("a worker process died (killed, or a C extension crashed)") from None
 
 
 class Pool:
     """`workers` processes for Prepared and rematch jobs, started again when one dies.
 
-    Jobs may be submitted from several threads (the sources of one run)."""
+    For the main thread only: starting workers changes SIGINT's handler for a moment."""
 
     def __init__(self, workers: int, rules: Rules) -> None:
         self._workers, self._rules = workers, rules
-        self._lock = threading.Lock()
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -163,21 +161,20 @@ class Pool:
     def submit_future(
         self, fn: Callable[..., T], args: tuple[object, ...]
     ) -> tuple[ProcessPoolExecutor, Future[T]]:
-        with self._lock:
-            executor = self._executor
-            try:
-                return executor, executor.submit(fn, *args)
-            except BrokenProcessPool:  # broken since: jobs submitted now fail alike
-                future: Future[T] = Future()
-                future.set_exception(BrokenProcessPool("broken"))
-                return executor, future
+        """Submit to the current executor; return it with the future (for `restart`)."""
+        executor = self._executor
+        try:
+            return executor, executor.submit(fn, *args)
+        except BrokenProcessPool:  # a worker died since: this job too is run again alone
+            future: Future[T] = Future()
+            future.set_exception(BrokenProcessPool("a worker died"))
+            return executor, future
 
     def restart(self, broken: ProcessPoolExecutor) -> None:
         """Replace the executor `broken` (once, however many of its jobs report it)."""
-        with self._lock:
-            if self._executor is broken:
-                broken.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._new_executor()
+        if self._executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
 
     def close(self) -> None:
         """Stop the workers; jobs not started are dropped (Ctrl-C must not wait for them)."""

@@ -46,7 +46,7 @@ from queue import Empty, SimpleQueue
 from monitor import alert, dedup, extract
 from monitor.bulk import Job, Pool, Prepared, match_rows, prepare_entry
 from monitor.config import Settings
-from monitor.errors import MonitorError, SourceError, StoreError
+from monitor.errors import ExtractError, MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
 from monitor.models import Delivery, Entry, Item, Match, RunReport, Source, SourceReport
@@ -475,7 +475,10 @@ def _matched_on(pool: Pool, workers: int, rows: Iterator[tuple[int, str, str, st
 
 def _rematched(befores: list[str], job: Job[list[tuple[int, Match]]]
                ) -> Iterator[tuple[int, str, Match]]:  # fmt: skip
-    results = job.result()
+    try:
+        results = job.result()
+    except ExtractError as exc:
+        raise ExtractError(f"rematch stopped: {exc}; the items before it are stored") from None
     for before, (item_id, result) in zip(befores, results, strict=True):
         yield item_id, before, result
 

@@ -157,7 +157,7 @@ def test_a_worker_that_dies_fails_only_its_own_job(snapshot_settings: Settings):
         killer = pool.submit(os._exit, 3)  # a crash in a C extension, the OOM killer
         after = [pool.submit(match_rows, rows) for _ in range(3)]
         results = [job.result() for job in before]
-        with pytest.raises(ExtractError, match="worker process .* died"):
+        with pytest.raises(ExtractError, match="worker process died"):
             killer.result()
         results += [job.result() for job in after]
         again = pool.submit(match_rows, rows).result()
