@@ -21,6 +21,10 @@ printed. Optional: cProfile of our stages (top functions by cumulative time) and
 tracemalloc pass (peak of Python allocations, dictionary load included).
 
     python benchmarks/bulk_pipeline.py --limit 2000 --runs 3 --profile 1000
+    python benchmarks/bulk_pipeline.py --limit 2000 --runs 3 --only ours --only pooled
+
+`pooled` is ours with the CPU stages on two `monitor.bulk` worker processes, as
+`monitor backfill --workers 2` runs them (see `Pooled`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = Path("corpus") / "thaigov-articles.jsonl.gz"
 TARGET_RATE = 500.0  # articles/s per core, what the project wants
 TARGET_SPEEDUP = 5.0  # times the naive pipeline
+TARGET_POOLED = 1.7  # wall-clock speed of `pooled` (two workers) over `ours` (issue 16)
 URL = "https://www.thaigov.go.th/news/contents/details/{id}"
 PAGE_ITEMS = 20  # articles per listing page (thaigov's): the pipeline commits once a page
 
@@ -550,6 +555,14 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         )
         print("wall time also holds fsync waits (ours commits once per page of 20 articles, "
               "naive once per article) and time other processes took")  # fmt: skip
+    if "ours" in wall_rate and "pooled" in wall_rate:
+        speedup = wall_rate["pooled"] / wall_rate["ours"]
+        print(
+            f"\npooled / ours: {speedup:.2f}x by wall time (target >= {TARGET_POOLED:g}x: "
+            f"{_verdict(speedup >= TARGET_POOLED)}), {cpu_rate['ours'] / cpu_rate['pooled']:.2f}x "
+            f"the CPU per article (its workers' included); load average now "
+            f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+        )
     for name, runs in results.items():
         print()
         print(f"{name}: per-stage time per article, median of {len(runs)} runs")
