@@ -71,16 +71,20 @@ def prepare(item: Item, rules: Rules) -> Prepared:
     )
 
 
+def extracted(
+    entry: Entry, page: Fetched | None, source: str, rules: ArticleRules, now: datetime
+) -> Item:
+    """An entry's item: from its article page, or from the feed's own text without one."""
+    if page is None:
+        return extract.item_from_entry(entry, source, rules, now)
+    return extract.extract_article(page, entry, source, rules, now)
+
+
 def prepare_entry(
     entry: Entry, page: Fetched | None, source: str, rules: ArticleRules, now: datetime
 ) -> Prepared:
-    """Extract an entry's item (from its page, or from the feed's own text without one)
-    and prepare it, in a worker (the rules are the worker's)."""
-    if page is None:
-        item = extract.item_from_entry(entry, source, rules, now)
-    else:
-        item = extract.extract_article(page, entry, source, rules, now)
-    return prepare(item, _worker_rules())
+    """Extract and prepare an entry's item, in a worker (with the worker's topic rules)."""
+    return prepare(extracted(entry, page, source, rules, now), _worker_rules())
 
 
 def match_rows(rows: Sequence[tuple[int, str, str]]) -> list[tuple[int, Match]]:

@@ -44,12 +44,21 @@ from itertools import islice
 from queue import Empty, SimpleQueue
 
 from monitor import alert, dedup, extract
-from monitor.bulk import Job, Pool, Prepared, match_rows, prepare_entry
+from monitor.bulk import Job, Pool, Prepared, extracted, match_rows, prepare_entry
 from monitor.config import Settings
 from monitor.errors import ExtractError, MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
-from monitor.models import Delivery, Entry, Item, Match, RunReport, Source, SourceReport
+from monitor.models import (
+    Delivery,
+    Entry,
+    Fetched,
+    Item,
+    Match,
+    RunReport,
+    Source,
+    SourceReport,
+)
 from monitor.reach import Reach
 from monitor.route import route
 from monitor.store import Store
@@ -93,19 +102,31 @@ def _reach(source: Source) -> Reach:
     return Reach(source.url, source.allowed_hosts, source.allow_private_addresses)
 
 
-def _fetched_item(
-    entry: Entry, source: Source, fetcher: Fetcher, now: datetime, pool: Pool | None = None
-) -> tuple[Item | Job[Prepared], tuple[str, str]]:
-    """The entry's item (with a pool: the job preparing it), and its page's HTTP
-    validators (ETag, Last-Modified; empty for a feed's own text): kept, the first
-    revisit of the page is a 304."""
+def _fetched_page(
+    entry: Entry, source: Source, fetcher: Fetcher
+) -> tuple[Fetched | None, tuple[str, str]]:
+    """The entry's article page (None: the feed's own text is the item's), and its HTTP
+    validators (ETag, Last-Modified): kept, the first revisit of the page is a 304."""
     page = fetcher.get(entry.url, reach=_reach(source)) if source.fetch_articles else None
-    validators = (page.etag, page.last_modified) if page else ("", "")
-    if pool is not None:
-        return pool.submit(prepare_entry, entry, page, source.name, source.article, now), validators
-    if page is None:
-        return extract.item_from_entry(entry, source.name, source.article, now), validators
-    return extract.extract_article(page, entry, source.name, source.article, now), validators
+    return page, (page.etag, page.last_modified) if page else ("", "")
+
+
+def _fetched_item(
+    entry: Entry, source: Source, fetcher: Fetcher, now: datetime
+) -> tuple[Item, tuple[str, str]]:
+    """The entry's item, and its page's HTTP validators."""
+    page, validators = _fetched_page(entry, source, fetcher)
+    return extracted(entry, page, source.name, source.article, now), validators
+
+
+def _fetched_work(
+    entry: Entry, source: Source, fetcher: Fetcher, now: datetime, pool: Pool | None
+) -> tuple[Item | Job[Prepared], tuple[str, str]]:
+    """The entry's item, or with a pool the job preparing it, and its page's validators."""
+    if pool is None:
+        return _fetched_item(entry, source, fetcher, now)
+    page, validators = _fetched_page(entry, source, fetcher)
+    return pool.submit(prepare_entry, entry, page, source.name, source.article, now), validators
 
 
 def _hashed(item: Item) -> Item:
@@ -124,7 +145,7 @@ def _process(
     A Prepared item (from a bulk worker) brings its hash, signature, match and index
     words; a plain one gets them here, each only when its verdict needs it."""
     ready = item if isinstance(item, Prepared) else None
-    item = ready.item if ready else _hashed(item)
+    item = item.item if isinstance(item, Prepared) else _hashed(item)
     by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
     if by_url is not None or by_hash is not None:
         verdict = dedup.classify(item, by_url, by_hash)
@@ -288,7 +309,7 @@ def _process_entries(
         if _older_than(entry.date_text, walk.since):
             continue
         with _entry_failure_recorded(entry.url, counts):
-            item, validators = _fetched_item(entry, source, fetcher, now, pool)
+            item, validators = _fetched_work(entry, source, fetcher, now, pool)
             if isinstance(item, Job) or not _older_than(item.published_at, walk.since):
                 items.append((entry.url, item, validators if source.revisit_hours else ("", "")))
     if items:
