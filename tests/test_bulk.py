@@ -27,8 +27,8 @@ import pytest
 from monitor.bulk import Pool, match_rows
 from monitor.config import Settings, load_settings
 from monitor.errors import ExtractError
-from monitor.match import Rules
-from monitor.pipeline import Walk, backfill, rematch
+from monitor.match import Rules, match
+from monitor.pipeline import REMATCH_CHUNK, Walk, _matched_on, backfill, rematch
 from monitor.store import Store
 from tests.conftest import ROOT, Smtp, snapshot_sources, write_config
 from tests.test_failures import (  # noqa: F401 (sites: a fixture)
@@ -148,6 +148,17 @@ def test_process_pool_rematch_stores_what_one_process_stores(
     assert results[1].changed > 0
     assert results[2] == results[1]
     assert results[2, "rows"] == results[1, "rows"]
+
+
+def test_rematch_rows_come_back_in_order_across_many_chunks(snapshot_settings: Settings):
+    texts = ["ประชุมอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์", "ข่าวเกษตรกรและราคาข้าว", "ASEAN CERT"]
+    rows = [(n, f"ข่าวที่ {n}", f"{texts[n % 3]} ครั้งที่ {n}", f"before {n}") for n in range(1, 1501)]
+    with Pool(2, snapshot_settings.rules) as pool:  # 8 chunks: more than are kept ahead
+        matched = list(_matched_on(pool, 2, iter(rows)))
+
+    assert len(rows) > 4 * REMATCH_CHUNK
+    assert [(i, before) for i, before, _ in matched] == [(r[0], r[3]) for r in rows]
+    assert [m for *_, m in matched] == [match(t, b, snapshot_settings.rules) for _, t, b, _ in rows]
 
 
 def test_a_worker_that_dies_fails_only_its_own_job(snapshot_settings: Settings):
