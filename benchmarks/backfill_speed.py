@@ -1,6 +1,6 @@
 """Backfill speed: `monitor backfill` over 2,000 article pages from a local server.
 
-    python benchmarks/backfill_speed.py --articles 2000 --runs 3
+    python benchmarks/backfill_speed.py --articles 2000 --runs 3 --workers 1,2
 
 Builds a paginated site in a temporary folder, in the bundled snapshot's layout
 (`demo/snapshot/`: legacy thaigov listing pages of 10 links with a `rel="next"` pager,
@@ -10,11 +10,16 @@ own functions) from the first `--articles` corpus articles of
 `monitor.snapshot.SnapshotServer` on 127.0.0.1. Each run is a fresh process on a fresh
 database:
 
-    python -m monitor backfill thaigov --pages <listing pages> --config <tmp config>
+    python -m monitor backfill thaigov --pages <listing pages> --workers N --config <tmp config>
 
-with the `thaigov-legacy` preset, the shipped topics and no per-host delay. Measured
-from the outside (`os.wait4`): wall time, CPU time (user + system) and peak RSS of the
-process; the walk's own seconds (the `seconds` column it prints, start-up excluded).
+with the `thaigov-legacy` preset, the shipped topics and no per-host delay, once per
+`--workers` value (1: everything in one process; 2: extraction, matching and index
+segmentation on two spawned worker processes). Measured from the outside (`os.wait4`):
+wall time, CPU time (user + system) and peak RSS of the process, its workers included
+(spawned workers are its children, reaped before it exits; the peak is the largest
+single process's); the walk's own seconds (the `seconds` column it prints, start-up
+excluded). The local server runs in this benchmark's process and takes its own CPU
+(not counted) from the same cores: the wall figures with workers are a floor.
 
 Baseline in the same run, also a fresh process each time: a naive loop of requests +
 BeautifulSoup(lxml) over the same listing and article pages (title, body text, one plain
@@ -128,7 +133,9 @@ def _count(db: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def ours(base: str, pages: int, folder: Path, profile: Path | None = None) -> dict[str, Any]:
+def ours(
+    base: str, pages: int, folder: Path, workers: int, profile: Path | None = None
+) -> dict[str, Any]:
     """One `monitor backfill` process on a fresh database."""
     folder.mkdir()
     config = folder / "monitor.toml"
@@ -139,7 +146,7 @@ def ours(base: str, pages: int, folder: Path, profile: Path | None = None) -> di
         sys.executable
     ]  # fmt: skip
     command = [*prefix, "-m", "monitor", "backfill", SOURCE, "--pages", str(pages),
-               "--config", str(config)]  # fmt: skip
+               "--workers", str(workers), "--config", str(config)]  # fmt: skip
     result = _measured(command)
     if result["status"] != 0:
         raise SystemExit(f"backfill exited {result['status']}:\n{result['stderr'][-2000:]}")
@@ -205,34 +212,49 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def report(results: dict[str, list[dict[str, Any]]], articles: int, pages: int) -> None:
     print()
     print(f"{articles} article pages + {pages} listing pages; medians of "
-          f"{len(results['ours'])} runs, each a fresh process and database")  # fmt: skip
+          f"{len(results['naive'])} runs, each a fresh process and database")  # fmt: skip
     print("| backfill | articles/s (walk) | articles/s (process wall) | articles/s per CPU s "
           "| walk s | process wall s | CPU s | peak RSS MB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
-    labels = {
-        "ours": "`monitor backfill` (extract, dedup, match, FTS, store)",
-        "naive": "naive requests + BeautifulSoup(lxml) + plain SQLite",
-    }
     for name, runs in results.items():
         walk, wall, cpu = (_median(runs, k) for k in ("walk", "wall", "cpu"))
+        label = (
+            "naive requests + BeautifulSoup(lxml) + plain SQLite"
+            if name == "naive"
+            else f"`monitor backfill --workers {name.split('-')[1]}` (extract, dedup, match, FTS, "
+            "store)"
+        )
         print(
-            f"| {labels[name]} | {articles / walk:.1f} | {articles / wall:.1f} "
+            f"| {label} | {articles / walk:.1f} | {articles / wall:.1f} "
             f"| {articles / cpu:.1f} | {walk:.1f} | {wall:.1f} | {cpu:.1f} "
             f"| {_median(runs, 'peak_rss'):.0f} |"
         )
-    last = results["ours"][-1]
+    ours_names = [name for name in results if name != "naive"]
+    last = results[ours_names[-1]][-1]
     print(
-        f"\nours: {last['items']} items stored ({last['urls']} URLs, {last['matched']} matched "
-        f"the shipped topics), database {last['db_mb']:.1f} MB; it printed:"
+        f"\n{ours_names[-1]}: {last['items']} items stored ({last['urls']} URLs, "
+        f"{last['matched']} matched the shipped topics), database {last['db_mb']:.1f} MB; "
+        "it printed:"
     )
     for line in last["summary"]:
         print(f"    {line}")
-    o, v = results["ours"], results["naive"]
-    print(
-        f"naive / ours: walk time {_median(o, 'walk') / _median(v, 'walk'):.2f}x slower for "
-        f"ours, CPU {_median(o, 'cpu') / _median(v, 'cpu'):.2f}x, peak RSS "
-        f"{_median(o, 'peak_rss') / _median(v, 'peak_rss'):.2f}x"
-    )
+    v = results["naive"]
+    for name in ours_names:
+        o = results[name]
+        print(
+            f"{name} / naive: walk time {_median(o, 'walk') / _median(v, 'walk'):.2f}x, "
+            f"CPU {_median(o, 'cpu') / _median(v, 'cpu'):.2f}x, peak RSS "
+            f"{_median(o, 'peak_rss') / _median(v, 'peak_rss'):.2f}x"
+        )
+    if "ours-1" in results:
+        one = results["ours-1"]
+        for name in ours_names[1:]:
+            o = results[name]
+            print(
+                f"{name} against ours-1: walk {_median(one, 'walk') / _median(o, 'walk'):.2f}x "
+                f"faster, process wall {_median(one, 'wall') / _median(o, 'wall'):.2f}x faster, "
+                f"CPU {_median(o, 'cpu') / _median(one, 'cpu'):.2f}x"
+            )
 
 
 def profile_report(path: Path, top: int = 18) -> None:
@@ -257,7 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=2000, help="article pages (2000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each (default 3)")
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run")
+    parser.add_argument("--workers", default="1,2",
+                        help="comma-separated --workers values to run (default: 1,2)")  # fmt: skip
     args = parser.parse_args(argv)
+    workers = [int(w) for w in args.workers.split(",")]
     sys.path.insert(0, str(REPO))
     from monitor.snapshot import SnapshotServer
 
@@ -266,12 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="backfill-speed-") as tmp_name:
         tmp = Path(tmp_name)
         pages = build_site(args.shared / CORPUS, args.articles, tmp / "site")
-        results: dict[str, list[dict[str, Any]]] = {"ours": [], "naive": []}
+        results: dict[str, list[dict[str, Any]]] = {f"ours-{w}": [] for w in workers}
+        results["naive"] = []
         with SnapshotServer(tmp / "site") as server:
             print(f"site {server.base_url}: {args.articles} articles on {pages} listing pages")
             for run in range(args.runs):
-                for name, fn in (("ours", ours), ("naive", naive)):
-                    r = fn(server.base_url, pages, tmp / f"{name}-{run}")
+                for name in results:
+                    folder = tmp / f"{name}-{run}"
+                    if name == "naive":
+                        r = naive(server.base_url, pages, folder)
+                    else:
+                        r = ours(server.base_url, pages, folder, int(name.split("-")[1]))
                     results[name].append(r)
                     print(
                         f"run {run + 1}/{args.runs} {name:5}: {r['items']} items, walk "
@@ -280,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
             if args.profile:
-                ours(server.base_url, pages, tmp / "profile", profile=tmp / "backfill.prof")
+                ours(server.base_url, pages, tmp / "profile", 1, profile=tmp / "backfill.prof")
                 profile_report(tmp / "backfill.prof")
         report(results, args.articles, pages)
     print(f"\nend: {load_note()}; benchmark wall time {time.monotonic() - began:.0f} s")

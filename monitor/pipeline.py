@@ -12,6 +12,10 @@
     | alert.send_pending          -> sent / retried / failed   I/O: SMTP, chat
     => RunReport (per-source counts, errors, timings)
 
+Backfill and rematch with `workers` > 1 run the pure stages (extract, hash, signature,
+match, index segmentation) on `monitor.bulk`'s worker processes; this process still
+fetches, and dedups and stores in listing order as the only writer.
+
 Sources run concurrently (a thread pool, a thread per host at most, each with its own
 SQLite connection); the Fetcher keeps one request at a time per host. A source's failure
 is recorded in its status row and the others go on; after consecutive failures a
@@ -29,21 +33,33 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from queue import Empty, SimpleQueue
 from urllib.parse import urlsplit
 
 from monitor import alert, dedup, extract
+from monitor.bulk import Job, Pool, Prepared, extracted, match_rows, prepare_entry
 from monitor.config import Settings
-from monitor.errors import MonitorError, SourceError, StoreError
+from monitor.errors import ExtractError, MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import match
-from monitor.models import Delivery, Entry, Item, RunReport, Source, SourceReport
+from monitor.models import (
+    Delivery,
+    Entry,
+    Fetched,
+    Item,
+    Match,
+    RunReport,
+    Source,
+    SourceReport,
+)
 from monitor.reach import Reach
 from monitor.route import route
 from monitor.store import Store
@@ -87,16 +103,31 @@ def _reach(source: Source) -> Reach:
     return Reach(source.url, source.allowed_hosts, source.allow_private_addresses)
 
 
+def _fetched_page(
+    entry: Entry, source: Source, fetcher: Fetcher
+) -> tuple[Fetched | None, tuple[str, str]]:
+    """The entry's article page (None: the feed's own text is the item's), and its HTTP
+    validators (ETag, Last-Modified): kept, the first revisit of the page is a 304."""
+    page = fetcher.get(entry.url, reach=_reach(source)) if source.fetch_articles else None
+    return page, (page.etag, page.last_modified) if page else ("", "")
+
+
 def _fetched_item(
     entry: Entry, source: Source, fetcher: Fetcher, now: datetime
 ) -> tuple[Item, tuple[str, str]]:
-    """The entry's item, and its page's HTTP validators (ETag, Last-Modified; empty for a
-    feed's own text): kept, the first revisit of the page is a 304."""
-    if not source.fetch_articles:
-        return extract.item_from_entry(entry, source.name, source.article, now), ("", "")
-    page = fetcher.get(entry.url, reach=_reach(source))
-    item = extract.extract_article(page, entry, source.name, source.article, now)
-    return item, (page.etag, page.last_modified)
+    """The entry's item, and its page's HTTP validators."""
+    page, validators = _fetched_page(entry, source, fetcher)
+    return extracted(entry, page, source.name, source.article, now), validators
+
+
+def _fetched_work(
+    entry: Entry, source: Source, fetcher: Fetcher, now: datetime, pool: Pool | None
+) -> tuple[Item | Job[Prepared], tuple[str, str]]:
+    """The entry's item, or with a pool the job preparing it, and its page's validators."""
+    if pool is None:
+        return _fetched_item(entry, source, fetcher, now)
+    page, validators = _fetched_page(entry, source, fetcher)
+    return pool.submit(prepare_entry, entry, page, source.name, source.article, now), validators
 
 
 def _hashed(item: Item) -> Item:
@@ -107,24 +138,29 @@ def _hashed(item: Item) -> Item:
 
 
 def _process(
-    item: Item, listed_url: str, settings: Settings, store: Store, now: datetime, walk: Walk,
-    counts: _Counts, validators: tuple[str, str] = ("", ""),
+    item: Item | Prepared, listed_url: str, settings: Settings, store: Store, now: datetime,
+    walk: Walk, counts: _Counts, validators: tuple[str, str] = ("", ""),
 ) -> None:  # fmt: skip
-    """Store a new item, or record where a known one (or a copy of it) was seen again."""
-    item = _hashed(item)
+    """Store a new item, or record where a known one (or a copy of it) was seen again.
+
+    A Prepared item (from a bulk worker) brings its hash, signature, match and index
+    words; a plain one gets them here, each only when its verdict needs it."""
+    ready = item if isinstance(item, Prepared) else None
+    item = item.item if isinstance(item, Prepared) else _hashed(item)
     by_url, by_hash = store.id_for_url(item.url), store.id_for_hash(item.content_hash)
     if by_url is not None or by_hash is not None:
         verdict = dedup.classify(item, by_url, by_hash)
     else:  # only a possibly new item needs its signature: to find copies, then to be stored
-        signature = dedup.signature(item.title, item.body)
-        keys = dedup.band_keys(signature)
+        signature = ready.signature if ready else dedup.signature(item.title, item.body)
+        keys = list(ready.band_keys) if ready else dedup.band_keys(signature)
         near = [(i, dedup.Signature.from_bytes(b)) for i, b in store.near_candidates(keys)]
         verdict = dedup.classify(item, by_url, by_hash, near, sig=signature)
     if verdict.kind == "new":
-        result = match(item.title, item.body, settings.rules)
+        result = ready.match if ready else match(item.title, item.body, settings.rules)
         routing = {c.name: c.routing for c in settings.channels} if walk.alert else {}
         alerts = route(result, routing, now)
-        item_id = store.save_item(item, result, alerts, now, signature.to_bytes(), keys)
+        item_id = store.save_item(item, result, alerts, now, signature.to_bytes(), keys,
+                                  words=ready.words if ready else None)  # fmt: skip
         store.save_validators(item.url, *validators, now)  # writes only what the page sent
         counts.new += 1
         counts.matched += bool(result.matched_topics)
@@ -261,22 +297,41 @@ def _older_than(when: str | None, since: datetime | None) -> bool:
 
 def _process_entries(
     entries: list[Entry], source: Source, settings: Settings, store: Store, fetcher: Fetcher,
-    now: datetime, walk: Walk, counts: _Counts,
+    now: datetime, walk: Walk, counts: _Counts, pool: Pool | None = None,
 ) -> None:  # fmt: skip
     """Fetch and extract a page's new entries, then dedup, match and store them in one
-    transaction (one commit per page; a crash before it leaves the page to be read again)."""
-    items: list[tuple[str, Item, tuple[str, str]]] = []
+    transaction (one commit per page; a crash before it leaves the page to be read again).
+
+    With a pool, each article page goes to a worker as soon as it is fetched; the items
+    are taken back in listing order inside the transaction, so storing the first ones
+    overlaps preparing the last."""
+    items: list[tuple[str, Item | Job[Prepared], tuple[str, str]]] = []
     for entry in entries:
         if _older_than(entry.date_text, walk.since):
             continue
         with _entry_failure_recorded(entry.url, counts):
-            item, validators = _fetched_item(entry, source, fetcher, now)
-            if not _older_than(item.published_at, walk.since):
+            item, validators = _fetched_work(entry, source, fetcher, now, pool)
+            if isinstance(item, Job) or not _older_than(item.published_at, walk.since):
                 items.append((entry.url, item, validators if source.revisit_hours else ("", "")))
     if items:
         with _PROCESS_LOCK, store.transaction():
-            for listed_url, item, validators in items:
-                _process(item, listed_url, settings, store, now, walk, counts, validators)
+            for listed_url, work, validators in items:
+                ready = _prepared(work, listed_url, counts, walk.since)
+                if ready is not None:
+                    _process(ready, listed_url, settings, store, now, walk, counts, validators)
+
+
+def _prepared(
+    work: Item | Job[Prepared], url: str, counts: _Counts, since: datetime | None
+) -> Item | Prepared | None:
+    """A pool job's outcome (its failure recorded as the entry's), or the item itself;
+    None for a failed job or an item older than `since`."""
+    if not isinstance(work, Job):
+        return work
+    with _entry_failure_recorded(url, counts):
+        ready = work.result()
+        return None if _older_than(ready.item.published_at, since) else ready
+    return None
 
 
 @contextmanager
@@ -302,8 +357,10 @@ def _no_links(source: Source, store: Store, url: str) -> SourceError:
 
 def walk_source(
     source: Source, settings: Settings, store: Store, fetcher: Fetcher, now: datetime, walk: Walk,
+    pool: Pool | None = None,
 ) -> _Counts:  # fmt: skip
-    """Walk a source's pages newest first, processing each page's new entries.
+    """Walk a source's pages newest first, processing each page's new entries (their CPU
+    stages on `pool`'s workers when given).
 
     Before a page's entries are processed the pages still to visit are saved; a walk
     cut short (crash, stop, a failing page) resumes them on the next run instead of
@@ -352,7 +409,7 @@ def walk_source(
         fresh = [e for e in entries if e.url not in known][:budget]
         budget -= len(fresh)
         failed_before = counts.failed
-        _process_entries(fresh, source, settings, store, fetcher, now, walk, counts)
+        _process_entries(fresh, source, settings, store, fetcher, now, walk, counts, pool)
         seen = [e for e in entries if e.url in known]
         _revise_entries(seen, source, settings, store, fetcher, now, walk, counts)
         if counts.failed == failed_before and not walk.backfill:
@@ -382,16 +439,23 @@ def walk_source(
 
 
 def backfill(
-    source: Source, settings: Settings, store: Store, walk: Walk, now: datetime | None = None
-) -> RunReport:
+    source: Source, settings: Settings, store: Store, walk: Walk, now: datetime | None = None,
+    workers: int = 1,
+) -> RunReport:  # fmt: skip
     """Walk a source's history: more pages than a run, on past known items.
 
-    New items are stored and matched; they are alerted only when `walk.alert`.
+    New items are stored and matched; they are alerted only when `walk.alert`. With
+    `workers` > 1 their CPU stages run on that many processes (`monitor.bulk`).
     """
     now = now or datetime.now(UTC)
     started = time.perf_counter()
     fetcher = Fetcher(settings.fetch)
-    counts = walk_source(source, settings, store, fetcher, now, replace(walk, backfill=True))
+    walk = replace(walk, backfill=True)
+    if workers > 1:
+        with Pool(workers, settings.rules) as pool:
+            counts = walk_source(source, settings, store, fetcher, now, walk, pool)
+    else:
+        counts = walk_source(source, settings, store, fetcher, now, walk)
     report = SourceReport(
         source=source.name, found=counts.found, new=counts.new, matched=counts.matched,
         duplicates=counts.duplicates, revised=counts.revised, problems=tuple(counts.problems),
@@ -414,19 +478,62 @@ class Rematch:
     no_longer_matched: int
 
 
+REMATCH_CHUNK = 200  # items per rematch job: few round trips, a smooth progress bar
+
+
+def _matched_on(pool: Pool, workers: int, rows: Iterator[tuple[int, str, str, str]]
+                ) -> Iterator[tuple[int, str, Match]]:  # fmt: skip
+    """(id, topics before, new match) of each row, matched on the pool's workers, in
+    order; a few chunks are kept ahead so the workers never wait for the writer."""
+    ahead: deque[tuple[list[str], Job[list[tuple[int, Match]]]]] = deque()
+    while chunk := list(islice(rows, REMATCH_CHUNK)):
+        job = pool.submit(match_rows, [(item_id, title, body) for item_id, title, body, _ in chunk])
+        ahead.append(([before for *_, before in chunk], job))
+        if len(ahead) > 2 * workers:
+            yield from _rematched(*ahead.popleft())
+    while ahead:
+        yield from _rematched(*ahead.popleft())
+
+
+def _rematched(befores: list[str], job: Job[list[tuple[int, Match]]]
+               ) -> Iterator[tuple[int, str, Match]]:  # fmt: skip
+    try:
+        results = job.result()
+    except ExtractError as exc:
+        raise ExtractError(f"rematch stopped: {exc}; the items before it are stored") from None
+    for before, (item_id, result) in zip(befores, results, strict=True):
+        yield item_id, before, result
+
+
 def rematch(
     settings: Settings, store: Store, send_alerts: bool, now: datetime,
-    on_item: Callable[[], None] | None = None,
+    on_item: Callable[[], None] | None = None, workers: int = 1,
 ) -> Rematch:  # fmt: skip
     """Re-apply the current rules to every stored item (after a rules change).
 
     Items that now match get alerts only with `send_alerts`; a channel never gets
-    the same item twice (the outbox key is per item and channel).
+    the same item twice (the outbox key is per item and channel). With `workers` > 1
+    the rules are applied on that many processes; this one writes.
     """
+    if workers > 1:
+        with Pool(workers, settings.rules) as pool:
+            rows = _matched_on(pool, workers, store.items_for_rematch())
+            return _rematch(rows, settings, store, send_alerts, now, on_item)
+    rows = (
+        (item_id, before, match(title, body, settings.rules))
+        for item_id, title, body, before in store.items_for_rematch()
+    )
+    return _rematch(rows, settings, store, send_alerts, now, on_item)
+
+
+def _rematch(
+    rows: Iterator[tuple[int, str, Match]], settings: Settings, store: Store, send_alerts: bool,
+    now: datetime, on_item: Callable[[], None] | None,
+) -> Rematch:  # fmt: skip
+    """Store each row's new match when it changed (or alerts are wanted), and count."""
     routing = {c.name: c.routing for c in settings.channels} if send_alerts else {}
     items = changed = gained = lost = 0
-    for item_id, title, body, before in store.items_for_rematch():
-        result = match(title, body, settings.rules)
+    for item_id, before, result in rows:
         after = f"{','.join(result.matched_topics)}|{','.join(result.related_topics)}"
         items += 1
         if after != before or send_alerts:

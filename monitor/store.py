@@ -364,13 +364,17 @@ def _unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
         )
 
 
-def _index_text(db: sqlite_utils.Database, item_id: int, title: str, body: str) -> None:
-    """Index a stored item's title and body (SEARCH_KEY reads its date from the row)."""
-    words = search_text(title)
+def _index_text(
+    db: sqlite_utils.Database, item_id: int, title: str, body: str,
+    words: tuple[str, str] | None = None,
+) -> None:  # fmt: skip
+    """Index a stored item's title and body (SEARCH_KEY reads its date from the row);
+    `words`: their `search_text`, when a bulk worker split them already."""
+    words, body_words = words or (search_text(title), search_text(body or ""))
     db.execute(
         f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
         "WHERE id = ?",
-        [words, search_text(body or ""), item_id],
+        [words, body_words, item_id],
     )
     db.execute(
         f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
@@ -591,9 +595,11 @@ class Store:
         now: datetime,
         signature: bytes = b"",
         band_keys: Sequence[int] = (),
+        words: tuple[str, str] | None = None,
     ) -> int:
         """Store a new item with its match, its near-duplicate signature and band keys,
-        and queue its alerts (channel -> due time), in one transaction."""
+        and queue its alerts (channel -> due time), in one transaction. `words`: the
+        title's and body's `search_text`, when already split."""
         row = (
             item.url, url_key(item.url), item.source, item.title, item.body, item.published_at,
             item.category, item.content_hash, _iso(now), ",".join(match.matched_topics),
@@ -604,7 +610,7 @@ class Store:
             with self.transaction():
                 item_id = self.db.conn.execute(_INSERT_ITEM, row).lastrowid
                 self._add_url(item_id, item.url, item.source, now)
-                self._index(item_id, item, signature, band_keys)
+                self._index(item_id, item, signature, band_keys, words)
                 self._enqueue(item_id, alerts, now)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
@@ -615,11 +621,14 @@ class Store:
         _unindex_text(self.db, ids)
         _drop_signatures(self.db, ids)
 
-    def _index(self, item_id: int, item: Item, signature: bytes, band_keys: Sequence[int]) -> None:
+    def _index(
+        self, item_id: int, item: Item, signature: bytes, band_keys: Sequence[int],
+        words: tuple[str, str] | None = None,
+    ) -> None:  # fmt: skip
         """Index an item's text for search and its signature for near-duplicate lookup."""
         if item_id > ID_MASK:
             raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
-        _index_text(self.db, item_id, item.title, item.body)
+        _index_text(self.db, item_id, item.title, item.body, words)
         if signature:
             _insert_signatures(self.db, [(item_id, signature, band_keys)])
 
