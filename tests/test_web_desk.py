@@ -147,8 +147,8 @@ def test_home_lists_the_latest_matches_of_each_topic(archive: Archive):
     db = Store(archive.db).db
     unmatched = [r[0] for r in db.execute("SELECT id FROM items WHERE matched_topics = ''")]
     assert unmatched and not [i for i in unmatched if f'"/-/item/{i}"' in home.text]
-    # newest first, Bangkok time with minutes
-    when = re.findall(r'class="small">(\d{4}-\d\d-\d\d \d\d:\d\d)', sections["cybersecurity"])
+    # newest first, Bangkok time with minutes (a date alone at Bangkok midnight)
+    when = re.findall(r'class="small">(\d{4}-\d\d-\d\d(?: \d\d:\d\d)?) ', sections["cybersecurity"])
     assert when == sorted(when, reverse=True) and len(when) >= 3
     for href in ("/-/search", "/-/trends", "/monitor/search", "/-/feeds/asean.atom"):
         assert href in links(home.text)
@@ -178,7 +178,9 @@ def test_item_page_reads_like_an_article(archive: Archive):
     assert '<mark class="t0">ความมั่นคงปลอดภัยไซเบอร์</mark>' in headline
     assert '<mark class="t1">อาเซียน</mark>' in headline
     article = html.split('<div class="article">')[1].split("</div>")[0]
-    assert article.count("<p") > 3 and article.count("<mark") > 5
+    # the seed's text is thaigov's (3 paragraphs) or asean.dla's copy (4), whichever
+    # source ran first; the other is an "also published at" URL
+    assert article.count("<p") >= 3 and article.count("<mark") > 5
     assert re.search(
         r'<table class="plain alerts">.*?<td><bdi>email</bdi></td><td>sent</td>', html, re.S
     )
@@ -215,10 +217,11 @@ def test_hostile_text_is_shown_as_text(archive: Archive):
 
 def test_search_links_to_items_with_a_snippet_and_facets(archive: Archive):
     ds = web.app(archive.db)
+    source = Store(archive.db).item(archive.seed_id)["source"]  # whichever source ran first
     found, narrowed, browse, nothing = get(
         ds,
         "/-/search?q=ไซเบอร์",
-        "/-/search?q=ไซเบอร์&topic=asean&source=dla-asean",
+        f"/-/search?q=ไซเบอร์&topic=asean&source={source}",
         "/-/search?month=2019-10",
         "/-/search?q=ไม่มีคำนี้ในคลังเลยแน่นอน",
     )
@@ -240,9 +243,8 @@ def test_search_links_to_items_with_a_snippet_and_facets(archive: Archive):
     assert "ncsa" in facets["source"]
     assert f'href="/-/item/{archive.recent_id}"' not in narrowed.text  # ncsa, no ASEAN
     assert f'href="/-/item/{archive.seed_id}"' in narrowed.text
-    chosen = re.findall(r'class="chosen"><bdi>(\w+)</bdi>', narrowed.text)
-    assert sorted(chosen) == ["asean"]  # and the source:
-    assert 'class="chosen"><bdi>dla-asean</bdi>' in narrowed.text
+    chosen = re.findall(r'class="chosen"><bdi>([\w-]+)</bdi>', narrowed.text)
+    assert sorted(chosen) == sorted(["asean", source])
     assert browse.status_code == 200 and f'"/-/item/{archive.seed_id}"' in browse.text
     months = set(re.findall(r"\d{4}-\d\d", browse.text.split('id="facet-month"')[1][:600]))
     assert months == {"2019-10"}
