@@ -234,10 +234,12 @@ def sources(config_path: Path, as_json: bool) -> None:
         return
     for row in rows:
         row["every_minutes"] = f"{row['every_minutes']:g} min"
-    # The table cuts the widest columns to the terminal: the error's reason comes first.
+    # The table cuts the widest columns to the terminal; URLs get a table of their own,
+    # where they keep the width (beside the others, 80 columns left "http:…").
     columns = ["source", "kind", "preset", "every_minutes", "last_success_at", "failures",
-               "last_error", "url"]  # fmt: skip
-    echo(report.table(rows, columns, cut_first=("url", "preset")))
+               "last_error"]  # fmt: skip
+    echo(report.table(rows, columns, cut_first=("preset",)))
+    echo("\n" + report.table(rows, ["source", "url"]))
     echo('\npresets (use with `preset = "NAME"` in a source):')
     echo(report.table(presets, ["preset", "description"]))
 
