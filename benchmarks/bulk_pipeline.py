@@ -172,7 +172,7 @@ class Ours:
 
     Public stage functions only (the pipeline's private helpers change often): the
     same calls, in the same order, with the same arguments. FTS segmentation inside
-    `Store.save_item` is timed by wrapping `monitor.store.search_text` in this process
+    `Store.save_item` is timed by wrapping `monitor.store_index.search_text` in this process
     (monitor/ itself is not changed).
     """
 
@@ -186,6 +186,7 @@ class Ours:
         from datetime import UTC, datetime
 
         import monitor.store as store_module
+        import monitor.store_index as index_module
         from monitor import dedup, extract, match
         from monitor.config import load_settings
         from monitor.models import Entry, Fetched
@@ -205,7 +206,7 @@ class Ours:
             self.route = None
         self.matched = self.duplicates = self.problems = self.new = 0
         self.clock = StageClock(self.stages)
-        self.clock.wrap(store_module, "search_text", "  of which FTS segmentation")
+        self.clock.wrap(index_module, "search_text", "  of which FTS segmentation")
 
     def warm_up(self) -> None:
         """Load the pythainlp dictionaries (~0.5 s each) before the clock starts."""
@@ -349,7 +350,7 @@ class Pooled(Ours):
 
     workers = 2
     # FTS segmentation stays at 0 here (the workers split the words): listed because
-    # `Ours.__init__` times store.search_text on this clock.
+    # `Ours.__init__` times store_index.search_text on this clock.
     stages = (
         "submit", "wait", "dedup (lookups + classify)", "route", "store",
         "  of which FTS segmentation", "other",

@@ -193,7 +193,7 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         "save_item", "add_alias", "validators", "save_validators", "walk_cursor",
         "save_walk_cursor", "clear_walk_cursor", "source_state", "record_run", "__init__",
     ))),
-    ("  of which FTS segmentation", (("monitor.store", "", "search_text"),)),
+    ("  of which FTS segmentation", (("monitor.store_index", "", "search_text"),)),
     ("alert outbox flush", (("monitor.alert", "", "send_pending"),)),
     ("other", ()),
 )  # fmt: skip

@@ -1,0 +1,97 @@
+"""How items enter and leave the search index and the near-duplicate tables.
+
+Search: FTS5 with the default `unicode61` tokenizer over text segmented into
+words by pythainlp and joined with spaces (FTS5 alone splits Thai at every vowel
+and tone mark and finds nothing for `ไซเบอร์`; the `trigram` tokenizer would also
+find `ภัย` inside `ปลอดภัย` and cannot search words under three characters). Index
+rows are keyed by date (SEARCH_KEY), so searches read newest first and stop early.
+
+Used by the items part (store_items), which indexes an item as it stores it, and by
+the migrations (store_schema) and `Store`, which index or sign stored items again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlite_utils
+
+from monitor.thai import index_words, normalize_text, segment
+
+# Search index rows are keyed by date: rowid = the item's date in seconds since 1970
+# (published_at, or first_seen_at when the page gave none) << ID_BITS | items.id.
+# FTS5 reads rowids in order cheaply, so "newest matches first" reads only as many
+# index entries as it shows, however common the word.
+ID_BITS = 26  # item ids below 67 million
+ID_MASK = (1 << ID_BITS) - 1
+MAX_SECONDS = (1 << 36) - 1
+MAX_KEY = (MAX_SECONDS << ID_BITS) | ID_MASK
+SEARCH_KEY = (
+    f"((min({MAX_SECONDS}, max(0, coalesce(CAST(strftime('%s', published_at) AS INTEGER), "
+    f"CAST(strftime('%s', first_seen_at) AS INTEGER), 0))) << {ID_BITS}) | id)"
+)
+
+
+def drop_signatures(db: sqlite_utils.Database, ids: list[int]) -> None:
+    """Take items out of the near-duplicate tables."""
+    marks = ",".join("?" * len(ids))
+    for table in ("item_signatures", "item_bands"):
+        db.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+
+
+def insert_signatures(
+    db: sqlite_utils.Database, signed: Sequence[tuple[int, bytes, Sequence[int]]]
+) -> None:
+    """Store (item id, signature bytes, LSH band keys) for near-duplicate lookup."""
+    db.conn.executemany(
+        "INSERT INTO item_signatures (item_id, signature) VALUES (?, ?)",
+        [(item_id, signature) for item_id, signature, _ in signed],
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO item_bands (band_key, item_id) VALUES (?, ?)",
+        [(key, item_id) for item_id, _, keys in signed for key in keys],
+    )
+
+
+def unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
+    """Take items out of the search index. The index keeps no text of its own, so FTS5
+    is told the words it indexed: the stored title and body split again, as they were
+    (the dictionary has not changed since: `Store._follow_dictionary`)."""
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        f"SELECT {SEARCH_KEY}, title, body FROM items WHERE id IN ({marks})", ids
+    ).fetchall()
+    for key, title, body in rows:
+        words = search_text(title)
+        db.execute(
+            "INSERT INTO items_fts (items_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            [key, words, search_text(body or "")],
+        )
+        db.execute(
+            "INSERT INTO titles_fts (titles_fts, rowid, title) VALUES ('delete', ?, ?)",
+            [key, words],
+        )
+
+
+def index_text(
+    db: sqlite_utils.Database, item_id: int, title: str, body: str,
+    words: tuple[str, str] | None = None,
+) -> None:  # fmt: skip
+    """Index a stored item's title and body (SEARCH_KEY reads its date from the row);
+    `words`: their `search_text`, when a bulk worker split them already."""
+    words, body_words = words or (search_text(title), search_text(body or ""))
+    db.execute(
+        f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
+        "WHERE id = ?",
+        [words, body_words, item_id],
+    )
+    db.execute(
+        f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
+        [words, item_id],
+    )
+
+
+def search_text(text: str) -> str:
+    """Text as FTS5 should index it: normalised, split into words, then the heads of its
+    derivational compounds (`ความมั่นคง` adds `มั่นคง`: `thai.index_words`), space-joined."""
+    return " ".join(index_words(segment(normalize_text(text))))
