@@ -106,6 +106,18 @@ def _f1(rows: list[tuple[float, bool]], threshold: float) -> float:
     return 2 * sum(hits) / total if total else 0.0
 
 
+def _scored(
+    verdicts: dict[Any, dict[str, Any]], by_id: dict[Any, dict[str, Any]], topic: str
+) -> list[tuple[Any, float, int]]:
+    """(id, score, label) of a topic's labelled articles; a vetoed one scores -inf."""
+    key = next(k for k in ("cyber", "asean", topic) if topic.startswith(k))
+    return [
+        (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), by_id[i][key])
+        for i, v in verdicts.items()
+        if i in by_id and by_id[i].get(key) is not None
+    ]
+
+
 def _threshold_cv(
     verdicts: dict[Any, dict[str, Any]], labels: list[dict[str, Any]], folds: int
 ) -> dict[Any, dict[str, Any]]:
@@ -114,12 +126,7 @@ def _threshold_cv(
     by_id = {label["id"]: label for label in labels}
     out: dict[Any, dict[str, Any]] = {i: {} for i in verdicts}
     for topic in {t for v in verdicts.values() for t in v}:
-        key = next(k for k in ("cyber", "asean", topic) if topic.startswith(k))
-        rows = [
-            (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), by_id[i].get(key))
-            for i, v in verdicts.items()
-            if i in by_id and by_id[i].get(key) is not None
-        ]
+        rows = _scored(verdicts, by_id, topic)
         for fold in range(folds):
             train = [(s, y >= 1) for i, s, y in rows if fold_of(i, folds) != fold]
             best = max(THRESHOLDS, key=lambda t, train=train: (_f1(train, t), t))
@@ -137,12 +144,7 @@ def _tiers_cv(
     alerts: dict[Any, dict[str, Any]] = {i: {} for i in verdicts}
     either: dict[Any, dict[str, Any]] = {i: {} for i in verdicts}
     for topic in {t for v in verdicts.values() for t in v}:
-        key = next(k for k in ("cyber", "asean", topic) if topic.startswith(k))
-        rows = [
-            (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), by_id[i].get(key))
-            for i, v in verdicts.items()
-            if i in by_id and by_id[i].get(key) is not None
-        ]
+        rows = _scored(verdicts, by_id, topic)
         for fold in range(folds):
             alert, related = choose_tiers([(s, y) for i, s, y in rows if fold_of(i, folds) != fold])
             for i, s, _ in (r for r in rows if fold_of(r[0], folds) == fold):
