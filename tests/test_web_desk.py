@@ -422,10 +422,12 @@ def test_templates_ship_with_the_package():
 # ---- judgements: a real `monitor web`, sign-in with the password hash from the environment
 
 
-@pytest.fixture(scope="module")
-def served(archive: Archive) -> Iterator[str]:
+@contextmanager
+def signed_in_web(archive: Archive, log_name: str) -> Iterator[str]:
+    """`monitor web` as an operator starts it, sign-in enabled by the environment: the
+    base URL once it answers."""
     port = free_port()
-    log = archive.config.parent / "web-desk.log"
+    log = archive.config.parent / log_name
     env = {**os.environ, PASSWORD_ENV: PASSWORD_HASH}
     with log.open("w", encoding="utf-8") as out:
         process = subprocess.Popen(
@@ -449,6 +451,12 @@ def served(archive: Archive) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served(archive: Archive) -> Iterator[str]:
+    with signed_in_web(archive, "web-desk.log") as base:
+        yield base
 
 
 def judged(archive: Archive, item_id: int) -> list[dict[str, Any]]:

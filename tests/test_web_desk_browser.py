@@ -12,27 +12,22 @@ Skipped when Playwright or /usr/bin/chromium is missing, as tests/test_web_brows
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from tests.conftest import ROOT, SEED_TITLE, free_port
+from tests.conftest import ROOT, SEED_TITLE
 from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, MOJIBAKE, _check_thai_glyphs
 from tests.test_web_desk import (
     HOSTILE_TITLE,
     PASSWORD,
-    PASSWORD_ENV,
-    PASSWORD_HASH,
     RECENT_TITLE,
     Archive,
     build_archive,
     judged,
+    signed_in_web,
 )
 
 if TYPE_CHECKING:
@@ -50,30 +45,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory, snapshot_url: str) -> Arch
 @pytest.fixture(scope="module")
 def server(archive: Archive) -> Iterator[str]:
     """`monitor web` as an operator starts it, sign-in enabled by the environment."""
-    port = free_port()
-    log = archive.config.parent / "web.log"
-    env = {**os.environ, PASSWORD_ENV: PASSWORD_HASH}
-    command = [sys.executable, "-m", "monitor", "web", "--config", str(archive.config)]
-    with log.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, stdout=out, stderr=out, env=env
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, log.read_text("utf-8")
-            try:
-                if httpx.get(f"{base}/-/metadata.json", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text("utf-8")
-            time.sleep(0.1)
+    with signed_in_web(archive, "web.log") as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(scope="module")
