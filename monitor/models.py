@@ -127,6 +127,12 @@ class Match:
     def related_topics(self) -> tuple[str, ...]:
         return tuple(t.topic for t in self.topics if t.related)
 
+    @property
+    def verdicts(self) -> str:
+        """`matched,topics|related,topics`: what `Store.items_for_rematch` reads back of a
+        stored match, so a rematch sees whether either tier changed."""
+        return f"{','.join(self.matched_topics)}|{','.join(self.related_topics)}"
+
 
 @dataclass(frozen=True)
 class SourceReport:

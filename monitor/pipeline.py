@@ -534,13 +534,13 @@ def _rematch(
     routing = {c.name: c.routing for c in settings.channels} if send_alerts else {}
     items = changed = gained = lost = 0
     for item_id, before, result in rows:
-        after = f"{','.join(result.matched_topics)}|{','.join(result.related_topics)}"
+        after = result.verdicts
         items += 1
         if after != before or send_alerts:
             store.update_match(item_id, result, route(result, routing, now), now)
         if after != before:
             changed += 1
-            matched_before, matched_after = before.split("|")[0], after.split("|")[0]
+            matched_before, matched_after = before.partition("|")[0], after.partition("|")[0]
             gained += bool(matched_after) and not matched_before
             lost += bool(matched_before) and not matched_after
         if on_item is not None:

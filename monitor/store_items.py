@@ -193,7 +193,7 @@ class ItemStore(StoreBase):
 
     def items_for_rematch(self, batch: int = 500) -> Iterator[tuple[int, str, str, str]]:
         """(id, title, body, verdicts) of every item, oldest first, a batch at a time; the
-        verdicts are `verdicts(match)` of the stored match."""
+        verdicts are the stored match's `Match.verdicts`."""
         last = 0
         while rows := self.db.execute(
             "SELECT id, title, body, matched_topics || '|' || related_topics FROM items "
