@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import shlex
 import sys
@@ -40,9 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.config import load_rules  # noqa: E402
-from monitor.evaluate import choose_tiers, evaluate  # noqa: E402
+from monitor.evaluate import choose_tiers, evaluate, label_of  # noqa: E402
 from monitor.match import Rules, match  # noqa: E402
 from monitor.thai import normalize_text  # noqa: E402
+from monitor.tune import fold_of  # noqa: E402
 
 SHARED = Path("/work/shared/corpus")
 LABELS = (SHARED / "labels-dev.jsonl", SHARED / "labels-dev2.jsonl")
@@ -76,11 +76,6 @@ def _baseline(title: str, body: str) -> dict[str, dict[str, bool]]:
     return {t: {"matched": any(w in text for w in words)} for t, words in BASELINE.items()}
 
 
-def fold_of(article_id: Any, folds: int) -> int:
-    """The fold of an id, fixed across runs and machines."""
-    return hashlib.sha1(str(article_id).encode()).digest()[0] % folds
-
-
 def _verdicts(articles: list[dict[str, Any]], rules: Rules) -> dict[Any, dict[str, Any]]:
     verdicts = {}
     for article in articles:
@@ -110,11 +105,10 @@ def _scored(
     verdicts: dict[Any, dict[str, Any]], by_id: dict[Any, dict[str, Any]], topic: str
 ) -> list[tuple[Any, float, int]]:
     """(id, score, label) of a topic's labelled articles; a vetoed one scores -inf."""
-    key = next(k for k in ("cyber", "asean", topic) if topic.startswith(k))
     return [
-        (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), by_id[i][key])
+        (i, v[topic]["score"] if not v[topic]["vetoed"] else float("-inf"), label)
         for i, v in verdicts.items()
-        if i in by_id and by_id[i].get(key) is not None
+        if i in by_id and (label := label_of(topic, by_id[i])) is not None
     ]
 
 

@@ -30,11 +30,14 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 1.0
 
 
-def _label_key(topic: str, label: dict[str, Any]) -> str | None:
+def label_of(topic: str, label: dict[str, Any]) -> int | None:
+    """The label a label line gives `topic` (its own key, or a key the topic's name
+    begins with: `cyber` for `cybersecurity`), None when it gives none."""
     keys = [k for k in label if k != "id" and isinstance(label[k], int)]
-    return next((k for k in keys if k == topic), None) or next(
+    key = next((k for k in keys if k == topic), None) or next(
         (k for k in keys if topic.startswith(k)), None
     )
+    return None if key is None else int(label[key])
 
 
 def evaluate(
@@ -46,9 +49,9 @@ def evaluate(
     for topic in topics:
         pairs = []
         for label in labels:
-            key = _label_key(topic, label)
-            if key is not None and label["id"] in results:
-                pairs.append((label[key], results[label["id"]][topic]["matched"]))
+            value = label_of(topic, label)
+            if value is not None and label["id"] in results:
+                pairs.append((value, results[label["id"]][topic]["matched"]))
         relevant = [p for p in pairs if p[0] >= 1]
         main = [p for p in pairs if p[0] == 2]
         matched = [p for p in pairs if p[1]]

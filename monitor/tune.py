@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.evaluate import Metrics, choose_related, evaluate
+from monitor.evaluate import Metrics, choose_related, evaluate, label_of
 from monitor.match import Rules, Term, explain
 
 LABEL_2_WEIGHT = 2.0
@@ -56,14 +56,6 @@ class Fitted:
 def fold_of(article_id: Any, folds: int) -> int:
     """The fold of an id, fixed across runs and machines (not Python's salted hash)."""
     return hashlib.sha1(str(article_id).encode()).digest()[0] % folds
-
-
-def _label(topic: str, label: dict[str, Any]) -> int | None:
-    keys = [k for k in label if k != "id" and isinstance(label[k], int)]
-    key = next((k for k in keys if k == topic), None) or next(
-        (k for k in keys if topic.startswith(k)), None
-    )
-    return None if key is None else int(label[key])
 
 
 def features(
@@ -159,7 +151,7 @@ def _rows(
 ) -> list[tuple[dict[str, float], int]]:
     rows = []
     for i in ids:
-        label = _label(topic, labels[i])
+        label = label_of(topic, labels[i])
         if label is not None:
             rows.append((feats[i].get(topic, {}), label))
     return rows
