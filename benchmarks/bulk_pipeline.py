@@ -236,12 +236,7 @@ class Ours:
                     (i, self.dedup.Signature.from_bytes(b)) for i, b in store.near_candidates(keys)
                 ]
                 verdict = self.dedup.classify(item, by_url, by_hash, near, sig=signature)
-        self.problems += bool(item.problems)
-        if verdict.kind != "new":
-            if verdict.kind == "duplicate":
-                with clock.measure("store"):
-                    store.add_alias(verdict.item_id or 0, item.url, item.source, now)
-                self.duplicates += 1
+        if self.known(item, verdict):
             return
         with clock.measure("match"):
             result = self.match(item.title, item.body, settings.rules)
@@ -257,6 +252,17 @@ class Ours:
             store.save_item(item, result, alerts, now, signature.to_bytes(), keys)
         self.new += 1
         self.matched += bool(result.matched_topics)
+
+    def known(self, item: Any, verdict: Any) -> bool:
+        """Count the item's problems; a copy of a stored item adds its URL. True unless new."""
+        self.problems += bool(item.problems)
+        if verdict.kind == "new":
+            return False
+        if verdict.kind == "duplicate":
+            with self.clock.measure("store"):
+                self.store.add_alias(verdict.item_id or 0, item.url, item.source, self.now)
+            self.duplicates += 1
+        return True
 
     def process_page(self, batch: list[tuple[str, str]]) -> None:
         """A listing page's articles in one transaction, as the pipeline stores them."""
@@ -400,12 +406,7 @@ class Pooled(Ours):
                     (i, self.dedup.Signature.from_bytes(b)) for i, b in store.near_candidates(keys)
                 ]
                 verdict = self.dedup.classify(item, by_url, by_hash, near, sig=ready.signature)
-        self.problems += bool(item.problems)
-        if verdict.kind != "new":
-            if verdict.kind == "duplicate":
-                with clock.measure("store"):
-                    store.add_alias(verdict.item_id or 0, item.url, item.source, now)
-                self.duplicates += 1
+        if self.known(item, verdict):
             return
         with clock.measure("route"):
             routing = {c.name: c.routing for c in self.settings.channels}
