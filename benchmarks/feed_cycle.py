@@ -87,22 +87,37 @@ def ours(repo: Path, base: str, n: int, workers: int, profile: Path | None) -> d
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def reader(python: str, base: str, n: int) -> dict[str, Any]:
-    """reader's CLI: `update` on a fresh database (feeds added first), then again."""
+def reader(python: str, base: str, n: int, search: bool = False) -> dict[str, Any]:
+    """reader's CLI: `update` on a fresh database (feeds added first), then again.
+
+    With `search`, reader's full-text search is enabled beforehand and each cycle is
+    `update` then `search update` (both counted): reader indexing what it fetched, as
+    we do in every cycle."""
     folder = Path(tempfile.mkdtemp(prefix="feed-cycle-reader-"))
     try:
         db = folder / "reader.sqlite"
         feeds = "".join(f"{base}/feed/{i}.xml\n" for i in range(n))
         subprocess.run([python, "-c", ADD_FEEDS, str(db)], input=feeds, text=True, check=True)
-        command = [python, "-m", "reader", "--db", str(db), "update"]
+        cli = [python, "-m", "reader", "--db", str(db)]
+        if search:
+            subprocess.run([*cli, "search", "enable"], check=True, capture_output=True)
+        command = [*cli, "update"]
         first = timed(command, folder)
+        if search:
+            first = _plus(first, timed([*cli, "search", "update"], folder))
         get_json(f"{base}/_control/reset")
         unchanged = timed([*command, "--no-scheduled"], folder)  # else nothing is due for 1 h
+        if search:
+            unchanged = _plus(unchanged, timed([*cli, "search", "update"], folder))
         stats = get_json(f"{base}/_control/stats")["total"]
         return {"first": first[0], "first_wall": first[1], "unchanged": unchanged[0],
                 "not_modified": stats.get("304", 0)}  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _plus(a: tuple[float, float, str], b: tuple[float, float, str]) -> tuple[float, float, str]:
+    return a[0] + b[0], a[1] + b[1], b[2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="our [fetch] max_workers (default 4, as shipped)")  # fmt: skip
     parser.add_argument("--reader", default="", metavar="PYTHON",
                         help="the Python of a venv with reader[cli] installed")  # fmt: skip
+    parser.add_argument("--reader-search", action="store_true",
+                        help="also measure reader keeping its search index up to date")  # fmt: skip
     parser.add_argument("--only", choices=("ours", "reader"))
     parser.add_argument("--baseline", type=Path, help="another checkout of ours, measured alike")
     parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of our first cycle")
@@ -122,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [args.only] if args.only else ["ours", "reader"]
     if args.baseline and "ours" in names:
         names.insert(0, "baseline")
+    if args.reader_search and "reader" in names:
+        names.append("reader+search")
     if "reader" in names and not args.reader:
         parser.error("--reader PYTHON is needed to measure reader (or pass --only ours)")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
@@ -137,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"profile written to {args.profile}", flush=True)
                         continue
                 else:
-                    r = reader(args.reader, server.base, args.n)
+                    r = reader(args.reader, server.base, args.n, search=name != "reader")
                 results[name].append(r)
                 print(f"run {run + 1}/{args.runs} {name:6}: first {r['first']:.2f} CPU s "
                       f"({r['first_wall']:.2f} wall), unchanged {r['unchanged']:.2f} CPU s, "
@@ -152,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         first = statistics.median(r["first"] for r in runs)
         unchanged = statistics.median(r["unchanged"] for r in runs)
         medians[name] = first
-        label = f"thai-news-monitor ({repos[name]})" if name in repos else "reader CLI"
+        label = f"thai-news-monitor ({repos[name]})" if name in repos else f"{name} CLI"
         print(f"| {label} | {first:.2f} | {1000 * first / (20 * args.n):.2f} | "
               f"{unchanged:.2f} | {1000 * unchanged / args.n:.2f} |")  # fmt: skip
     for name in ("baseline", "ours"):
-        if name in medians and "reader" in medians:
-            print(f"{name} / reader, first cycle: {medians[name] / medians['reader']:.2f}x")
+        for peer in ("reader", "reader+search"):
+            if name in medians and peer in medians:
+                print(f"{name} / {peer}, first cycle: {medians[name] / medians[peer]:.2f}x")
     print(f"end: {load_note()}")
     return 0
 
