@@ -22,6 +22,7 @@ BeautifulSoup, imported only then (2 MB of memory otherwise spared).
 from __future__ import annotations
 
 import calendar
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -332,7 +333,10 @@ def _lines(text: str) -> list[str]:
 def parse_feed(fetched: Fetched) -> list[Entry]:
     """Entries of an RSS/Atom feed, with full text when the feed carries it; one per page
     (`url_key`: http and https alike), the first in the feed."""
-    feed = feedparser.parse(fetched.text)
+    # A stream of the bytes feedparser would make of the text: given the text, it fetches
+    # one that is a URL and opens one that names a local file, so a feed whose body is
+    # `file:///etc/passwd` or an internal address would be read past the fetcher's guard.
+    feed = feedparser.parse(io.BytesIO(fetched.text.encode("utf-8")))
     if not feed.entries and (feed.bozo or not feed.get("version")):
         reason = feed.get("bozo_exception") or "no RSS or Atom root (an empty body or a web page?)"
         raise ExtractError(f"not a readable feed: {reason}", url=fetched.url)

@@ -370,3 +370,28 @@ def test_feed_and_sitemap_give_one_entry_per_page_whatever_the_scheme():
     assert [(e.url, e.title) for e in entries] == [("https://x/news/1", "หนึ่ง"),
                                                    ("http://x/news/2", "สอง")]  # fmt: skip
     assert [(e.url, e.date_text) for e in mapped] == [("http://x/news/1", "2026-01-02")]
+
+
+_RDF = (
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="x"><title>c</title></channel>'
+    '<item rdf:about="https://a.example/r"><title>r</title><link>https://a.example/r</link>'
+    "<dc:date>2019-10-07T10:00:00+07:00</dc:date></item></rdf:RDF>"
+)
+
+
+def _feed(text: str) -> Fetched:
+    url = "https://feeds.example/feed"
+    return Fetched(url=url, final_url=url, status=200, text=text)
+
+
+def test_a_feed_body_naming_a_url_or_a_file_is_never_read(httpserver, tmp_path):
+    """feedparser fetches a text that is a URL and opens one that is a path."""
+    httpserver.expect_request("/secret").respond_with_data(_RDF)
+    local = tmp_path / "secret.xml"
+    local.write_text(_RDF, encoding="utf-8")
+
+    for body in (httpserver.url_for("/secret"), str(local), local.as_uri()):
+        with pytest.raises(extract.ExtractError, match="not a readable feed"):
+            extract.parse_feed(_feed(body))
+    assert httpserver.log == []
