@@ -372,12 +372,31 @@ def test_feed_and_sitemap_give_one_entry_per_page_whatever_the_scheme():
     assert [(e.url, e.date_text) for e in mapped] == [("http://x/news/1", "2026-01-02")]
 
 
-_RDF = (
-    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"'
-    ' xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="x"><title>c</title></channel>'
-    '<item rdf:about="https://a.example/r"><title>r</title><link>https://a.example/r</link>'
-    "<dc:date>2019-10-07T10:00:00+07:00</dc:date></item></rdf:RDF>"
-)
+# Feeds: fastfeedparser reads what it reads as feedparser would; feedparser the rest.
+
+_FEED_FILES = sorted((CONFIG.parent / "tests" / "data" / "presets").glob("*/feed.xml"))
+_RSS = '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+_CRAFTED = {
+    "rss entities, CDATA, script": _RSS + "<item><title>A &amp;amp; B &lt;b&gt;ไซเบอร์&lt;/b&gt;"
+    "</title><link>/news/1</link><pubDate>Mon, 07 Oct 2019 10:00:00 +0700</pubDate>"
+    "<description><![CDATA[<p>ย่อหน้า &amp; หนึ่ง</p><script>x()</script><p>สอง<br/>สาม</p>]]>"
+    "</description></item></channel></rss>",
+    "rss content:encoded, GMT, guid": _RSS + "<item><title>t</title><guid>https://a.example/g"
+    "</guid><pubDate>Mon, 07 Oct 2019 10:00:00 GMT</pubDate><description>short</description>"
+    "<content:encoded><![CDATA[<div>long <i>text</i></div>]]></content:encoded></item>"
+    "<item><title>u</title><link>https://a.example/u</link><pubDate>7 Oct 19 10:00 +0000"
+    "</pubDate></item></channel></rss>",
+    "atom html content": '<feed xmlns="http://www.w3.org/2005/Atom"><title>f</title><entry>'
+    '<title type="html">A &lt;i&gt;B&lt;/i&gt;</title><id>tag:x</id><link rel="alternate" '
+    'href="https://a.example/e"/><published>2019-10-07T10:00:00+07:00</published><updated>'
+    '2019-10-08T00:00:00Z</updated><summary>s</summary><content type="html">&lt;p&gt;full'
+    "&lt;/p&gt;</content></entry></feed>",
+    "rss 1.0": '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http:'
+    '//purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="x">'
+    '<title>c</title></channel><item rdf:about="https://a.example/r"><title>r</title><link>'
+    "https://a.example/r</link><dc:date>2019-10-07T10:00:00.5+07:00</dc:date><description>"
+    "d</description></item></rdf:RDF>",
+}
 
 
 def _feed(text: str) -> Fetched:
@@ -385,11 +404,51 @@ def _feed(text: str) -> Fetched:
     return Fetched(url=url, final_url=url, status=200, text=text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [f.read_text(encoding="utf-8") for f in _FEED_FILES]
+    + [(SNAPSHOT / ROUTES["/rss/dla-asean.xml"]["file"]).read_text(encoding="utf-8")]
+    + list(_CRAFTED.values()),
+    ids=[f.parent.name for f in _FEED_FILES] + ["dla-asean snapshot", *_CRAFTED],
+)
+def test_feed_read_fast_gives_the_entries_feedparser_gives(text: str):
+    fetched = _feed(text)
+    fast = extract._fast_rows(text)
+
+    assert fast is not None  # read by fastfeedparser, not handed to feedparser
+    assert extract._entries(fast, fetched) == extract._entries(
+        extract._feedparser_rows(fetched), fetched
+    )
+
+
+@pytest.mark.parametrize(
+    ("date", "published"),
+    [
+        ("07/10/2562 13:41", "2019-10-07T06:41:00Z"),  # DD/MM/B.E.: 10 July to fastfeedparser
+        ("7 ต.ค. 2562", "2019-10-06T17:00:00Z"),
+        ("Mon, 07 Oct 2019 10:00:00", "2019-10-07T03:00:00Z"),  # no zone: Bangkok time
+    ],
+)
+def test_feed_dates_fastfeedparser_reads_otherwise_are_read_as_before(date, published):
+    text = (
+        _RSS + "<item><title>t</title><link>https://a.example/1</link><pubDate>Mon, 07 Oct 2019 "
+        "10:00:00 +0700</pubDate></item><item><title>u</title><link>https://a.example/2</link>"
+        f"<pubDate>{date}</pubDate></item></channel></rss>"
+    )
+
+    entries = extract.parse_feed(_feed(text))
+    item = extract.item_from_entry(entries[1], "s", ArticleRules(), NOW)
+
+    assert entries[1].date_text == date
+    assert item.published_at == published
+    assert entries[0].date_text == "2019-10-07T03:00:00+00:00"
+
+
 def test_a_feed_body_naming_a_url_or_a_file_is_never_read(httpserver, tmp_path):
     """feedparser fetches a text that is a URL and opens one that is a path."""
-    httpserver.expect_request("/secret").respond_with_data(_RDF)
+    httpserver.expect_request("/secret").respond_with_data(_CRAFTED["rss 1.0"])
     local = tmp_path / "secret.xml"
-    local.write_text(_RDF, encoding="utf-8")
+    local.write_text(_CRAFTED["rss 1.0"], encoding="utf-8")
 
     for body in (httpserver.url_for("/secret"), str(local), local.as_uri()):
         with pytest.raises(extract.ExtractError, match="not a readable feed"):
