@@ -13,18 +13,12 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from types import ModuleType
 from typing import Any
-
-from tabulate import tabulate
 
 from monitor.models import RunReport, SourceReport
 from monitor.thai import ESCAPE_SEQUENCE, bangkok_time
-
-try:  # tabulate pads by display width only when wcwidth is importable
-    from wcwidth import wcswidth as _wcswidth
-    from wcwidth import wcwidth as _wcwidth
-except ImportError:  # pragma: no cover - wcwidth is a dependency
-    _wcswidth = _wcwidth = None
 
 TITLE_CHARS = 70
 # A column is never cut narrower than this (a cell of 6 columns still says something).
@@ -75,9 +69,22 @@ def cell(value: Any, one_line: bool = True) -> Any:
     return printable(value, one_line) if isinstance(value, str) else value
 
 
+@lru_cache(maxsize=1)
+def _wcwidth() -> ModuleType | None:
+    """wcwidth, imported when a width is first needed, not with this module: its tables
+    take 4 MB that `monitor serve` (it prints no table) would hold for nothing.
+    tabulate pads by display width only when wcwidth is importable."""
+    try:
+        import wcwidth
+    except ImportError:  # pragma: no cover - wcwidth is a dependency
+        return None
+    return wcwidth
+
+
 def _char_width(char: str) -> int:
-    if _wcwidth is not None:
-        return max(0, _wcwidth(char))
+    widths = _wcwidth()
+    if widths is not None:
+        return max(0, widths.wcwidth(char))
     # Thai vowel and tone marks above and below the line are combining (Mn): no width.
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
         return 0
@@ -87,8 +94,9 @@ def _char_width(char: str) -> int:
 def display_width(text: str) -> int:
     """Terminal columns `text` takes: Thai marks above and below the line take none,
     East Asian wide characters two (what tabulate pads by, through wcwidth)."""
-    if _wcswidth is not None:
-        found = _wcswidth(text)
+    widths = _wcwidth()
+    if widths is not None:
+        found = widths.wcswidth(text)
         if found >= 0:
             return int(found)
     return sum(_char_width(c) for c in text)
@@ -195,6 +203,8 @@ def table(
             headers[i] = clip(headers[i], max(1, w - _HEADER_PADDING))
             for row in cells:
                 row[i] = clip(row[i], w)
+    from tabulate import tabulate  # 3 MB, here rather than in the service (see `_wcwidth`)
+
     return tabulate(cells, headers=headers)
 
 

@@ -106,6 +106,33 @@ def test_heads_follow_only_derivational_prefixes():
     assert fts_query("ความมั่นคง ผู้นำ*") == '"ความมั่นคง" AND "ผู้นำ"*'  # queries as before
 
 
+def test_the_hashed_dictionary_answers_as_the_word_set_did():
+    lines = thai._word_list().read_text(encoding="utf-8").splitlines()
+    words = frozenset(w.strip() for w in (*lines, *thai.EXTRA_WORDS) if w.strip())
+    assert all(thai.is_dictionary_word(word) for word in words)
+    others = (
+        {f"{word}ๆ" for word in words}
+        | {word[:-1] for word in words}
+        | {"", "ันตี", "kwam", "มั่นคงปลอดภัยไซเบอร์", "ความมั่นคงปลอดภัย"}
+    )
+    assert not any(thai.is_dictionary_word(word) for word in others - words)
+    assert len(others - words) > 60_000
+
+    def heads(word: str) -> tuple[str, ...]:  # as they were found in the word set
+        if word in thai.LEXICALISED:
+            return ()
+        for prefix in thai.COMPOUND_PREFIXES:
+            head = word[len(prefix) :]
+            if word.startswith(prefix) and len(head) > 1 and head in words:
+                return (head, *heads(head))
+        return ()
+
+    compounds = [p + w for p in thai.COMPOUND_PREFIXES for w in sorted(words)[::50]]
+    for word in [*words, *compounds, *others]:
+        assert compound_heads(word) == heads(word), word
+    assert sum(map(bool, map(heads, compounds))) > 1_000
+
+
 def test_the_compound_rule_is_part_of_the_dictionary_version(monkeypatch):
     before = thai.dictionary_version()
     monkeypatch.setattr(thai, "COMPOUND_PREFIXES", (*thai.COMPOUND_PREFIXES, "เครื่อง"))

@@ -452,3 +452,15 @@ def test_the_alerts_job_sends_what_source_jobs_queued_at_once_and_once(
         assert rows.fetchall() == [("sent", 1, matched)]  # one attempt each
     finally:
         conn.close()
+
+
+def test_the_service_does_not_import_what_only_tables_need():
+    """tabulate and wcwidth are for the CLI's tables; `monitor serve` prints none."""
+    code = (
+        "import sys; from monitor import cli, pipeline, schedule; "
+        "print([m for m in ('tabulate', 'wcwidth') if m in sys.modules])"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]"
