@@ -444,6 +444,16 @@ def test_feed_dates_fastfeedparser_reads_otherwise_are_read_as_before(date, publ
     assert entries[0].date_text == "2019-10-07T03:00:00+00:00"
 
 
+def test_feed_links_are_resolved_against_xml_base():
+    text = (
+        '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://b.example/dir/"><entry>'
+        '<title>t</title><id>x</id><link href="page1"/><updated>2019-10-07T00:00:00Z</updated>'
+        "</entry></feed>"
+    )
+
+    assert [e.url for e in extract.parse_feed(_feed(text))] == ["https://b.example/dir/page1"]
+
+
 def test_a_feed_body_naming_a_url_or_a_file_is_never_read(httpserver, tmp_path):
     """feedparser fetches a text that is a URL and opens one that is a path."""
     httpserver.expect_request("/secret").respond_with_data(_CRAFTED["rss 1.0"])
