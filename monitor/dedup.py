@@ -267,7 +267,9 @@ _CREDIT_LINE = re.compile(r"^(ที่มา|แหล่งที่มา|sou
 _NOT_TEXT = re.compile(r"[\s\"'“”‘’«».,:;!?()\[\]{}*\-–—/\\|<>_=+#~`…•·]+")
 # A line with no letters: the page-view counter, a row of `*`, a bare number.
 _NO_LETTERS = re.compile(r"^[\W\d_]*$")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+# A thousands comma, matched with the digit before it (a pattern that opens with a
+# look-behind is tried at every position of the text: twice as slow on articles).
+_THOUSANDS = re.compile(r"(\d),(?=\d{3})")
 _MONTH_NUMBERS = {
     name: number
     for names in (THAI_MONTHS, THAI_MONTH_ABBREVIATIONS)
@@ -474,7 +476,7 @@ def _numbers(text: str) -> tuple[int, ...]:
     August is not the `8` of another release).
     """
     figures: set[str] = set()
-    for day, month, year, number, month_name in _FIGURE.findall(_THOUSANDS.sub("", text)):
+    for day, month, year, number, month_name in _FIGURE.findall(_THOUSANDS.sub(r"\1", text)):
         if number:
             figures.add(str(int(number)))
             if month_name:
