@@ -26,8 +26,10 @@ Expectations (held when ...):
   exits 0 or 1, the healthy item is mailed, the hostile item is stored or its error
   recorded;
 - search --since 0001: `monitor search --since "1 ม.ค. 0001"` exits 0 or 2;
-- ssrf html / sitemap / rss (a link, `<loc>` or item link to another local port): that
-  page is never requested and its marker is in neither `search` nor `export`;
+- ssrf html / sitemap / rss (a link, `<loc>` or item link to another local port), feed
+  body url / file (a feed whose body is the URL of a feed on another local port, or the
+  path of a local feed file): that page or file is never read and its marker is in
+  neither `search` nor `export`;
 - rss javascript: link: no stored URL starts with `javascript:` (export and search);
 - header trickle (a status line, then one header byte a second): the run ends in < 15 s;
 - terminal escapes (a title with OSC and CSI sequences): no ESC byte in the stdout of
@@ -469,11 +471,19 @@ def ssrf(kind: str) -> Callable[[Lab, dict[str, Seen]], list[Row]]:
                     200, {"Content-Type": XML}, sitemap([(own, when), (secret, when)])
                 )  # fmt: skip
                 source = sitemap_source(f"{site.url}/sitemap.xml")
-            else:
+            elif kind == "rss":
                 feed = rss([(HOSTILE_TITLE, own, HOSTILE_BODY, RSS_DATE),
                             ("ประกาศ สกมช. ฉบับที่ 2", secret, HOSTILE_BODY, RSS_DATE)])  # fmt: skip
                 site.routes["/feed.xml"] = (200, {"Content-Type": XML}, feed)
                 source = rss_source(f"{site.url}/feed.xml", fetch_articles=True)
+            else:  # a feed whose body names another feed: an internal URL, a local file
+                inner_feed = rss([(SECRET_TITLE, own, f"{SECRET} {SECRET_BODY}", RSS_DATE)])
+                inner.routes["/secret-admin"] = (200, {"Content-Type": XML}, inner_feed)
+                local = lab.folder / "secret-feed.xml"
+                local.write_bytes(inner_feed)
+                body = secret if kind == "feed body url" else str(local)
+                site.routes["/feed.xml"] = (200, {"Content-Type": XML}, body.encode())
+                source = rss_source(f"{site.url}/feed.xml")
             lab.write_config(source)
             proc, seen = run_once(lab)
             row = run_row(lab, f"ssrf {kind}", proc, seen)
@@ -868,6 +878,8 @@ ATTACKS: list[tuple[tuple[str, ...], Callable[[Lab, dict[str, Seen]], list[Row]]
     (("ssrf html",), ssrf("html")),
     (("ssrf sitemap",), ssrf("sitemap")),
     (("ssrf rss",), ssrf("rss")),
+    (("ssrf feed body url",), ssrf("feed body url")),
+    (("ssrf feed body file",), ssrf("feed body file")),
     (("rss javascript: link",), javascript_link),
     (("header trickle",), header_trickle),
     (("terminal escapes",), terminal_escapes),
