@@ -365,12 +365,12 @@ def _entries(rows: list[_Row], fetched: Fetched) -> list[Entry]:
 
 def _fast_rows(text: str) -> list[_Row] | None:
     """The feed's rows read by fastfeedparser, or None when feedparser must read it: an
-    entry without a plainly written date (`_plain_dates`), an `xml:base`, or anything
-    fastfeedparser cannot parse."""
+    entry without a plainly written date (`_plain_dates`), an `xml:base` or entity
+    declarations, or anything fastfeedparser cannot parse."""
     if not text.startswith("<"):  # fastfeedparser fetches a text that starts with http://
         return None
-    if "xml:base" in text:  # relative links against it: feedparser resolves them
-        return None
+    if "xml:base" in text or "<!ENTITY" in text:  # feedparser resolves relative links
+        return None  # against the one, and expands the other where it is used
     count = _plain_dates(text)
     try:
         feed = fastfeedparser.parse(text) if count else None

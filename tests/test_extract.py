@@ -444,14 +444,30 @@ def test_feed_dates_fastfeedparser_reads_otherwise_are_read_as_before(date, publ
     assert entries[0].date_text == "2019-10-07T03:00:00+00:00"
 
 
-def test_feed_links_are_resolved_against_xml_base():
-    text = (
-        '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://b.example/dir/"><entry>'
-        '<title>t</title><id>x</id><link href="page1"/><updated>2019-10-07T00:00:00Z</updated>'
-        "</entry></feed>"
-    )
+@pytest.mark.parametrize(
+    ("text", "url", "title"),
+    [
+        (
+            '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://b.example/dir/"><entry>'
+            '<title>t</title><id>x</id><link href="page1"/><updated>2019-10-07T00:00:00Z'
+            "</updated></entry></feed>",
+            "https://b.example/dir/page1",
+            "t",
+        ),
+        (
+            '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY co "บริษัท">]>' + _RSS + "<item><title>"
+            "A &co; B</title><link>https://a.example/1</link><pubDate>Mon, 07 Oct 2019 10:00:00"
+            " +0700</pubDate></item></channel></rss>",
+            "https://a.example/1",
+            "A บริษัท B",
+        ),
+    ],
+    ids=["xml:base", "entity declared"],
+)
+def test_feeds_with_a_base_or_entities_are_read_as_declared(text, url, title):
+    (entry,) = extract.parse_feed(_feed(text))
 
-    assert [e.url for e in extract.parse_feed(_feed(text))] == ["https://b.example/dir/page1"]
+    assert (entry.url, entry.title) == (url, title)
 
 
 def test_a_feed_body_naming_a_url_or_a_file_is_never_read(httpserver, tmp_path):
