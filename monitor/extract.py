@@ -363,14 +363,19 @@ def _entries(rows: list[_Row], fetched: Fetched) -> list[Entry]:
     return _one_per_page(entries)
 
 
+# What feedparser reads its own way, so that such a feed is left to it: relative links
+# against an xml:base, declared entities, base64 content, C1 characters (read as
+# windows-1252).
+_FEEDPARSER_ONLY = re.compile(r"xml:base|<!ENTITY|base64|[\x80-\x9f]")
+
+
 def _fast_rows(text: str) -> list[_Row] | None:
     """The feed's rows read by fastfeedparser, or None when feedparser must read it: an
-    entry without a plainly written date (`_plain_dates`), an `xml:base` or entity
-    declarations, or anything fastfeedparser cannot parse."""
-    if not text.startswith("<"):  # fastfeedparser fetches a text that starts with http://
-        return None
-    if "xml:base" in text or "<!ENTITY" in text:  # feedparser resolves relative links
-        return None  # against the one, and expands the other where it is used
+    entry without a plainly written date (`_plain_dates`) or whose text feedparser
+    would read otherwise (`_fast_row`), what `_FEEDPARSER_ONLY` finds, anything
+    fastfeedparser cannot parse."""
+    if not text.startswith("<") or _FEEDPARSER_ONLY.search(text):
+        return None  # (fastfeedparser fetches a text that starts with http://)
     count = _plain_dates(text)
     try:
         feed = fastfeedparser.parse(text) if count else None
@@ -378,13 +383,35 @@ def _fast_rows(text: str) -> list[_Row] | None:
         return None
     if feed is None or len(feed.entries) != count:
         return None
-    rows = []
-    for e in feed.entries:
-        content = e.get("content") or []
-        html = content[0].get("value") or "" if content else e.get("description") or ""
-        date_text = _iso_utc(e.get("published") or e.get("updated") or "")
-        rows.append((e.get("link") or e.get("id") or "", e.get("title") or "", date_text, html))
-    return rows if all(row[2] for row in rows) else None
+    rows = [_fast_row(e) for e in feed.entries]
+    return None if None in rows else rows  # type: ignore[return-value]
+
+
+def _fast_row(entry: Any) -> _Row | None:
+    """An entry's row as feedparser gives it, its body cleaned by feedparser's own HTML
+    sanitiser (which drops `<script>`, `<o:p>`, `<wbr>`, `<iframe>`...: the text around
+    them stays one line), so an item's text and hash do not depend on which parser
+    read it. None when feedparser reads the entry otherwise: a title with `<`, `>` or
+    `&` (it guesses whether the title is HTML), a body with a bare `<` or a `<![`
+    section, text in latin-1 alone (it repairs UTF-8 read as latin-1)."""
+    import feedparser.sanitizer  # imported with feedparser's first use
+
+    title = entry.get("title") or ""
+    content = entry.get("content") or []
+    html = (content[0].get("value") if content else entry.get("description")) or ""
+    date_text = _iso_utc(entry.get("published") or entry.get("updated") or "")
+    if not date_text or _MARKUP.search(title) or _ODD_MARKUP.search(html) or _latin1(title + html):
+        return None
+    body = feedparser.sanitizer._sanitize_html(html.strip(), "utf-8", "text/html")
+    return entry.get("link") or entry.get("id") or "", title, date_text, body
+
+
+_MARKUP = re.compile("[<>&]")
+_ODD_MARKUP = re.compile(r"<(?![A-Za-z/?!])|<!\[")  # a bare `<`, a CDATA section
+
+
+def _latin1(text: str) -> bool:
+    return not text.isascii() and max(text) < "\u0100"
 
 
 _DATE_TAGS = frozenset({"pubDate", "published", "updated", "issued", "modified", "date"})
