@@ -371,12 +371,12 @@ _FEEDPARSER_ONLY = re.compile(r"xml:base|<!ENTITY|base64|[\x80-\x9f]")
 
 def _fast_rows(text: str) -> list[_Row] | None:
     """The feed's rows read by fastfeedparser, or None when feedparser must read it: an
-    entry without a plainly written date (`_plain_dates`) or whose text feedparser
+    entry without a plainly written date (`_countable_entries`) or whose text feedparser
     would read otherwise (`_fast_row`), what `_FEEDPARSER_ONLY` finds, anything
     fastfeedparser cannot parse."""
     if not text.startswith("<") or _FEEDPARSER_ONLY.search(text):
         return None  # (fastfeedparser fetches a text that starts with http://)
-    count = _plain_dates(text)
+    count = _countable_entries(text)
     try:
         feed = fastfeedparser.parse(text) if count else None
     except Exception:  # noqa: BLE001 - whatever it cannot read, feedparser reads or explains
@@ -425,12 +425,15 @@ _PLAIN_DATE = re.compile(
     r"\d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC?)\s*"
     r"|\s*\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)\s*"
 )
+_ATOM = "http://www.w3.org/2005/Atom"
 _STRICT_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def _plain_dates(text: str) -> int:
+def _countable_entries(text: str) -> int:
     """How many entries (RSS items, Atom entries) the feed has when each of them has a
-    date and all their dates are written in a standard form with a zone; else 0."""
+    date and all their dates are written in a standard form with a zone, and no Atom
+    plain text holds `<`, `>` or `&` (fastfeedparser calls it HTML, feedparser does
+    not clean it); else 0."""
     try:
         root = etree.fromstring(text.encode(), _STRICT_XML)
     except (etree.XMLSyntaxError, ValueError):
@@ -441,7 +444,9 @@ def _plain_dates(text: str) -> int:
         if not dates or not all(_PLAIN_DATE.fullmatch(d) for d in dates):
             return 0
         count += 1
-    return count
+    texts = root.iter(f"{{{_ATOM}}}content", f"{{{_ATOM}}}summary")
+    plain = (t for t in texts if t.get("type", "text") == "text")
+    return 0 if any(_MARKUP.search(t.text or "") for t in plain) else count
 
 
 def _iso_utc(when: str) -> str:

@@ -413,6 +413,9 @@ _FEEDPARSER_ONLY = {
     f"</link>{_DATE}</item></channel></rss>",
     "UTF-8 read as latin-1": f"{_RSS}<item><title>caf\xc3\xa9</title><link>https://a.example"
     f"/1</link>{_DATE}</item></channel></rss>",
+    "atom plain text": '<feed xmlns="http://www.w3.org/2005/Atom"><entry><title type="html">'
+    't</title><id>x</id><link href="https://a.example/e"/><updated>2019-10-07T00:00:00Z'
+    "</updated><content>a &lt;script&gt;x&lt;/script&gt; b</content></entry></feed>",
     "an undated entry": f"{_RSS}<item><title>t</title><link>https://a.example/1</link></item>"
     "</channel></rss>",
 }
