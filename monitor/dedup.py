@@ -300,6 +300,7 @@ _TABLE_CHARS = 0x1000  # Thai (U+0E00-U+0E7F), Latin and the like: one table ent
 _HEADER_V1 = struct.Struct("<BHHI")  # format version, bins, numbers, size
 _HEADER = struct.Struct("<BHHII")  # the same and the date (yyyymmdd in B.E., 0: none)
 _VERSION = 2
+_EMPTY_BAND = struct.pack(f"<{BAND_ROWS}I", *[EMPTY_BIN] * BAND_ROWS)
 
 
 @dataclass(frozen=True)
@@ -580,13 +581,13 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 def band_keys(sig: Signature) -> list[int]:
     """LSH keys to index and look up: one signed 64-bit int per non-empty band."""
+    packed = struct.pack(f"<{len(sig.mins)}I", *sig.mins)  # packed once, hashed a band at a time
     keys = []
     for start in range(0, len(sig.mins), BAND_ROWS):
-        band = sig.mins[start : start + BAND_ROWS]
-        if all(v == EMPTY_BIN for v in band):
+        band = packed[4 * start : 4 * (start + BAND_ROWS)]
+        if band == _EMPTY_BAND[: len(band)]:
             continue  # short texts: all-empty bands would collide with each other
-        packed = struct.pack(f"<H{len(band)}I", start, *band)
-        digest = hashlib.blake2b(packed, digest_size=8).digest()
+        digest = hashlib.blake2b(struct.pack("<H", start) + band, digest_size=8).digest()
         keys.append(int.from_bytes(digest, "little", signed=True))
     return keys
 

@@ -407,11 +407,12 @@ def _fast_row(entry: Any) -> _Row | None:
 
 
 _MARKUP = re.compile("[<>&]")
+_BEYOND_LATIN1 = re.compile("[^\x00-\xff]")
 _ODD_MARKUP = re.compile(r"<(?![A-Za-z/?!])|<!\[")  # a bare `<`, a CDATA section
 
 
 def _latin1(text: str) -> bool:
-    return not text.isascii() and max(text) < "\u0100"
+    return not text.isascii() and _BEYOND_LATIN1.search(text) is None
 
 
 _DATE_TAGS = frozenset({"pubDate", "published", "updated", "issued", "modified", "date"})
