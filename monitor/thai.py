@@ -95,10 +95,12 @@ _THAI_FIXABLE = tuple(
         f"[{_FOLLOW_VOWELS}][{_TONE_MARKS}]",
         "\u0e45",
         f"([{_NO_REPEAT}])[ ]*\\1",
-        f"[{_TONE_MARKS}]{{2,}}",
-        f"(^|[ ])[{_DANGLING}]",
+        f"[{_TONE_MARKS}][{_TONE_MARKS}]",
+        f" [{_DANGLING}]",  # and at the start of the text: `_DANGLING_FIRST`
     )
-)  # separate searches: four times faster than one alternation
+)  # separate searches: four times faster than one alternation; a literal or a class
+# first, never `^|` or a `{2,}` (ten and two times slower on articles)
+_DANGLING_FIRST = tuple(_DANGLING)
 
 
 @lru_cache(maxsize=32)  # the same title and body are normalised by dedup, match and store
@@ -112,7 +114,7 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = thai_digits_to_arabic(clean_spaces(text))
     text = _RE_BLANK_RUNS.sub("\n", _RE_SPACE_RUNS.sub(" ", text)).strip()
-    if any(pattern.search(text) for pattern in _THAI_FIXABLE):
+    if text.startswith(_DANGLING_FIRST) or any(p.search(text) for p in _THAI_FIXABLE):
         # pythainlp's normalize makes ~40 regex passes (3 ms per 4 KB article):
         # run it only on text that has something for it to fix.
         from pythainlp.util import normalize as thai_normalize
