@@ -33,35 +33,35 @@ class SourceStore(StoreBase):
                 )
 
     def record_run(self, report: SourceReport, now: datetime) -> None:
-        """Update a source's health row from one run's report.
+        """Update a source's health row from one run's report, in one statement.
 
-        Plain SQL: sqlite-utils' get and upsert cost 0.2 ms here, most of an
+        Plain SQL, and no read of the row first (counts carried over are computed in
+        the upsert): sqlite-utils' get and upsert cost 0.2 ms here, most of an
         unchanged source's run.
         """
-        previous = self.source_state(report.source) or {
-            "consecutive_failures": 0, "items_last_run": None,
-        }  # fmt: skip
         row: dict[str, Any] = {
             "source": report.source, "last_run_at": iso(now), "new_last_run": report.new,
             "matched_last_run": report.matched, "failed_last_run": report.failed,
             "last_problem": report.problems[0] if report.failed and report.problems else None,
+            "items_last_run": report.found,
         }  # fmt: skip
-        if (not report.error and not report.not_modified) or previous["items_last_run"] is None:
-            # Kept through 304s and failures: "it gave N last run" detects a layout change.
-            row["items_last_run"] = report.found
         if report.error:
-            failures = (previous["consecutive_failures"] or 0) + 1
-            row.update(
-                last_error=report.error, last_error_at=iso(now), consecutive_failures=failures
-            )
+            row.update(last_error=report.error, last_error_at=iso(now), consecutive_failures=1)
         else:
             row.update(last_success_at=iso(now), consecutive_failures=0)
-        columns = ", ".join(row)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "source")
+        updates = {c: f"excluded.{c}" for c in row if c != "source"}
+        if report.error or report.not_modified:
+            # Kept through 304s and failures: "it gave N last run" detects a layout change.
+            updates["items_last_run"] = (
+                "coalesce(source_status.items_last_run, excluded.items_last_run)"
+            )
+        if report.error:
+            updates["consecutive_failures"] = "coalesce(source_status.consecutive_failures, 0) + 1"
+        sets = ", ".join(f"{c} = {v}" for c, v in updates.items())
         with self.transaction():
             self.db.execute(
-                f"INSERT INTO source_status ({columns}) VALUES ({', '.join('?' * len(row))}) "
-                f"ON CONFLICT (source) DO UPDATE SET {updates}",
+                f"INSERT INTO source_status ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+                f" ON CONFLICT (source) DO UPDATE SET {sets}",
                 list(row.values()),
             )
 
@@ -99,15 +99,25 @@ class SourceStore(StoreBase):
         An item first seen less than `window` ago is due `first` after it was first seen,
         then each time as long again as its age at the last check (1, 2, 4, 8... hours
         after): corrections come within hours, and a page 30 hours old is looked at
-        about twice more, not every run.
+        about twice more, not every run. Items looked at less than `first` ago are passed
+        over by comparing `iso` stamps as text before any julianday() (most runs find
+        none due: 10 us a run instead of 16); the bound is a second later since `iso`
+        leaves out a fraction of .000000.
         """
         rows = self.db.execute(
             "SELECT id, url, title, content_hash, matched_topics FROM items "
-            "WHERE source = ? AND first_seen_at >= ? AND julianday(?) - julianday(coalesce("
-            "checked_at, first_seen_at)) >= max(?, julianday(coalesce(checked_at, "
-            "first_seen_at)) - julianday(first_seen_at)) "
+            "WHERE source = ? AND first_seen_at >= ? AND coalesce(checked_at, first_seen_at) < ? "
+            "AND julianday(?) - julianday(coalesce(checked_at, first_seen_at)) >= max(?, "
+            "julianday(coalesce(checked_at, first_seen_at)) - julianday(first_seen_at)) "
             "ORDER BY coalesce(checked_at, first_seen_at) LIMIT ?",
-            [source, iso(now - window), iso(now), first / timedelta(days=1), limit],
+            [
+                source,
+                iso(now - window),
+                iso(now - first + timedelta(seconds=1)),
+                iso(now),
+                first / timedelta(days=1),
+                limit,
+            ],
         ).fetchall()
         return [
             (i, url, title, digest or "", topics or "") for i, url, title, digest, topics in rows

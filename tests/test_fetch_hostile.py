@@ -452,3 +452,21 @@ def test_a_session_works_on_after_the_watchdog_shut_a_socket(raw_server, httpser
     pages.append(fetch(session, httpserver.url_for("/p"), SETTINGS))
 
     assert [page.text for page in pages] == ["fine"] * 4
+
+
+def test_a_nearer_deadline_wakes_the_watchdog_sleeping_until_a_later_one(raw_server):
+    """The watchdog sleeps until the earliest deadline in flight: a request starting
+    with a nearer one than that must wake it, or it would be cut off 5 s late."""
+    server = raw_server(_header_trickle)
+    patient = replace(SETTINGS, timeout_seconds=5)
+    first = threading.Thread(target=lambda: _refused(lambda: fetch(Session(patient), server.url,
+                                                                   patient)))  # fmt: skip
+    first.start()
+    time.sleep(0.3)  # the first request is in flight; the watchdog sleeps until its deadline
+
+    started = time.monotonic()
+    error = _refused(lambda: fetch(Session(SETTINGS), server.url, SETTINGS))
+
+    assert time.monotonic() - started < 2
+    assert "timed out after 1 s" in str(error)
+    first.join()

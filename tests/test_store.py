@@ -12,7 +12,7 @@ import pytest
 import sqlite_utils
 
 from monitor.errors import QueryError
-from monitor.models import Item, Match, TopicResult
+from monitor.models import Item, Match, SourceReport, TopicResult
 from monitor.store import SEARCH_KEY, Filters, Store, migrations, search_text
 from monitor.thai import dictionary_version
 
@@ -315,3 +315,24 @@ def test_an_archive_hashed_and_signed_the_old_way_is_hashed_and_signed_again(tmp
     for i in ids:
         assert signatures[i] == dedup.signature(rows[i]["title"], stub).to_bytes()
     assert bands == (0,)
+
+
+def test_a_sources_health_row_carries_counts_over_runs(tmp_path: Path):
+    """`record_run` computes what it carries over in SQL: failures count up until a
+    success, and the items a run gave are kept through 304s and failures."""
+    store = Store(tmp_path / "m.db")
+    runs = [
+        (SourceReport("s", not_modified=True), 0, 0),  # a first run sets the count
+        (SourceReport("s", found=5), 0, 5),
+        (SourceReport("s", not_modified=True), 0, 5),
+        (SourceReport("s", error="HTTP 500"), 1, 5),
+        (SourceReport("s", error="HTTP 500"), 2, 5),
+        (SourceReport("s", found=3), 0, 3),
+    ]
+    for i, (report, failures, items) in enumerate(runs):
+        store.record_run(report, NOW + timedelta(minutes=i))
+        row = store.source_state("s")
+        assert row is not None
+        assert (row["consecutive_failures"], row["items_last_run"]) == (failures, items), i
+    assert row["last_success_at"] == "2026-11-26T00:05:00Z"
+    assert row["last_error"] == "HTTP 500" and row["last_error_at"] == "2026-11-26T00:04:00Z"
