@@ -6,9 +6,10 @@ host anyway), and share one `Fetcher` (robots.txt cache, per-host politeness,
 kept-alive connections); each job thread keeps its own store connection (SQLite
 connections stay in the thread that made them) and runs its source through
 `pipeline.run_source`. Every source runs once at start; jobs coalesce and never
-overlap. Sources are spread by a fixed offset each (`_offset`), not APScheduler's
-jitter: in APScheduler 3 each jittered run time becomes the base of the next, so a
-60 s interval drifted to a median 75 s between polls (benchmarks/alert_latency.py).
+overlap. Sources are spread by a fixed offset each (`_offset`), kept after the run at
+start (`_OnItsGrid`), not by APScheduler's jitter: in APScheduler 3 each jittered run
+time becomes the base of the next, so a 60 s interval drifted to a median 75 s
+between polls (benchmarks/alert_latency.py).
 
 Alerts are sent by one job on a thread of its own (`AlertsJob`): every minute for
 retries and digests, and at once when a source job stored an item that may alert.
@@ -35,6 +36,7 @@ from typing import IO
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import alert
 from monitor.config import Settings
@@ -208,6 +210,21 @@ def _offset(source: Source) -> timedelta:
     return timedelta(seconds=zlib.crc32(source.name.encode()) % max(int(spread), 1))
 
 
+class _OnItsGrid(IntervalTrigger):
+    """An interval whose runs stay at their source's offset: start_date + k * interval.
+
+    APScheduler 3 times each run from the one before, so the first run at start-up (at
+    once, off the grid) moved every later run off its offset: all sources polled in
+    the same second. A run is followed by the first grid time half an interval on."""
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is not None:
+            now = max(now, previous_fire_time + self.interval / 2)
+        return super().get_next_fire_time(None, now)  # type: ignore[no-any-return]
+
+
 def build_scheduler(
     settings: Settings, on_alerts: Callable[[], None] | None = None
 ) -> BlockingScheduler:
@@ -221,10 +238,8 @@ def build_scheduler(
     for source in settings.sources:
         scheduler.add_job(
             jobs.run,
-            "interval",
+            _OnItsGrid(minutes=source.interval_minutes, start_date=now + _offset(source)),
             args=(source,),
-            minutes=source.interval_minutes,
-            start_date=now + _offset(source),
             next_run_time=now,
             id=f"source:{source.name}",
             name=source.name,
