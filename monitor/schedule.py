@@ -6,10 +6,12 @@ host anyway), and share one `Fetcher` (robots.txt cache, per-host politeness,
 kept-alive connections); each job thread keeps its own store connection (SQLite
 connections stay in the thread that made them) and runs its source through
 `pipeline.run_source`. Every source runs once at start; jobs coalesce and never
-overlap. Sources are spread by a fixed offset each (`_offset`), kept after the run at
-start (`_OnItsGrid`), not by APScheduler's jitter: in APScheduler 3 each jittered run
-time becomes the base of the next, so a 60 s interval drifted to a median 75 s
-between polls (benchmarks/alert_latency.py).
+overlap. Sources that share an interval run together after that (APScheduler 3 times
+each run from the one before): one scheduler wake-up an interval, and a host's polls
+back to back on its thread. Spreading them, a source at its own second, cost 0.99 ms
+of CPU a poll against 0.66 (benchmarks/service_cost.py: a wake-up and two thread
+switches a poll); jitter drifted too, each jittered time becoming the base of the
+next (a 60 s interval at a median 75 s, benchmarks/alert_latency.py).
 
 Alerts are sent by one job on a thread of its own (`AlertsJob`): every minute for
 retries and digests, and at once when a source job stored an item that may alert.
@@ -26,7 +28,6 @@ import os
 import signal
 import sqlite3
 import threading
-import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -36,7 +37,6 @@ from typing import IO
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import alert
 from monitor.config import Settings
@@ -47,7 +47,6 @@ from monitor.pipeline import run_source, useful_threads
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
-SPREAD_SECONDS = 30
 MISFIRE_GRACE_SECONDS = 300
 ALERT_RETRY_MINUTES = 1
 JOB_THREADS = 10  # at most (APScheduler's default pool); fewer on fewer hosts
@@ -203,28 +202,6 @@ class AlertsJob:
         return deliveries
 
 
-def _offset(source: Source) -> timedelta:
-    """A source's fixed place within SPREAD_SECONDS (or half its interval), from its name,
-    so sources sharing an interval do not all poll at the same second."""
-    spread = min(SPREAD_SECONDS, source.interval_minutes * 30)
-    return timedelta(seconds=zlib.crc32(source.name.encode()) % max(int(spread), 1))
-
-
-class _OnItsGrid(IntervalTrigger):
-    """An interval whose runs stay at their source's offset: start_date + k * interval.
-
-    APScheduler 3 times each run from the one before, so the first run at start-up (at
-    once, off the grid) moved every later run off its offset: all sources polled in
-    the same second. A run is followed by the first grid time half an interval on."""
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        if previous_fire_time is not None:
-            now = max(now, previous_fire_time + self.interval / 2)
-        return super().get_next_fire_time(None, now)  # type: ignore[no-any-return]
-
-
 def build_scheduler(
     settings: Settings, on_alerts: Callable[[], None] | None = None
 ) -> BlockingScheduler:
@@ -238,8 +215,9 @@ def build_scheduler(
     for source in settings.sources:
         scheduler.add_job(
             jobs.run,
-            _OnItsGrid(minutes=source.interval_minutes, start_date=now + _offset(source)),
+            "interval",
             args=(source,),
+            minutes=source.interval_minutes,
             next_run_time=now,
             id=f"source:{source.name}",
             name=source.name,

@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 
 from monitor.config import load_settings
 from monitor.pipeline import useful_threads
-from monitor.schedule import _offset, build_scheduler
+from monitor.schedule import build_scheduler
 from monitor.snapshot import SnapshotServer
 from tests.conftest import (
     ROOT,
@@ -344,22 +344,6 @@ def test_each_source_polls_at_its_interval_without_drift(tmp_path: Path, snapsho
         for _ in range(5):
             times.append(job.trigger.get_next_fire_time(times[-1], times[-1]))
         assert {b - a for a, b in zip(times, times[1:], strict=False)} == {intervals[job.name]}
-
-
-def test_sources_keep_their_offsets_after_the_run_at_start(tmp_path: Path, snapshot_url: str):
-    """Every source runs at start; its next runs are at its own offset, not all at once."""
-    settings = load_settings(write_config(tmp_path, snapshot_sources(snapshot_url)))
-    jobs = [j for j in build_scheduler(settings).get_jobs() if j.id.startswith("source:")]
-    offsets = {s.name: _offset(s) for s in settings.sources}
-
-    assert len(set(offsets.values())) == len(offsets) > 1
-    for job in jobs:
-        start = job.next_run_time  # now: every source runs at once
-        second = job.trigger.get_next_fire_time(start, start + timedelta(seconds=2))
-        third = job.trigger.get_next_fire_time(second, second + timedelta(seconds=2))
-        interval = timedelta(minutes=job.args[0].interval_minutes)
-        assert second - start == interval + offsets[job.name]
-        assert third - second == interval
 
 
 # ---- the job pool: a thread per host, at most
