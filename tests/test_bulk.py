@@ -26,7 +26,7 @@ import pytest
 
 from monitor.bulk import Pool, match_rows
 from monitor.config import Settings, load_settings
-from monitor.errors import ExtractError
+from monitor.errors import ExtractError, FetchError
 from monitor.match import Rules, match
 from monitor.pipeline import REMATCH_CHUNK, Walk, _matched_on, backfill, rematch
 from monitor.store import Store
@@ -118,6 +118,31 @@ def test_process_pool_backfill_stores_what_one_process_stores(
         f"{site.url('/mixed/2')}: article page without a title",
         f"{site.url('/mixed/3')}: HTTP 500 Internal Server Error",
     ], "one line per bad page, naming it"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_listing_page_that_fails_loses_none_of_the_page_before(
+    tmp_path: Path, sites: Callable[[], LocalSite], workers: int
+):
+    # With workers, a page's items are stored once the next page's are handed out: the
+    # walk stopping at the next page must still store them.
+    site = sites()
+    listing = serve_listing(site, "/paged", count=3)
+    first_page = listing_html("/paged", 3).replace(
+        "</ul>", '</ul><a rel="next" href="/paged/list2">ถัดไป</a>'
+    )
+    site.routes["/paged/list"] = (200, {}, first_page.encode())
+    site.routes["/paged/list2"] = (500, {}, b"server error")
+    settings = load_settings(write_config(tmp_path, html_source("paged", listing)))
+    store = Store(settings.db_path)
+    try:
+        with pytest.raises(FetchError) as failed:
+            backfill(settings.sources[0], settings, store, Walk(10), NOW, workers=workers)
+        titles = [row[0] for row in store.db.execute("SELECT title FROM items ORDER BY id")]
+    finally:
+        store.close()
+    assert failed.value.url == site.url("/paged/list2"), "the error names the page"
+    assert titles == ["ข่าว /paged ที่ 1", "ข่าว /paged ที่ 2", "ข่าว /paged ที่ 3"]
 
 
 def test_process_pool_rematch_stores_what_one_process_stores(
