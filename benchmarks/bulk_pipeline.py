@@ -382,19 +382,21 @@ class Pooled(Ours):
         self.clock.reset()
 
     def process_page(self, batch: list[tuple[str, str]]) -> None:
-        """Hand this page's articles to the workers, then store the page before, as
-        `pipeline.walk_source` does with a pool (the workers never wait for the writer)."""
+        """Hand this page's articles to the workers, a few to a job (`bulk.Batch`), then
+        store the page before, as `pipeline.walk_source` does with a pool (the workers
+        never wait for the writer)."""
         clock, source = self.clock, self.source
         with clock.measure("submit"):
-            jobs = [
-                self.pool.submit(
-                    self.bulk.prepare_entry, self.entry(url=url),
+            jobs = self.bulk.Batch(self.pool, source.name, source.article, self.now)
+            parts = [
+                jobs.add(
+                    self.entry(url=url),
                     self.fetched(url, url, 200, text=html, content_type="text/html; charset=utf-8"),
-                    source.name, source.article, self.now,
                 )
                 for url, html in batch
-            ]  # fmt: skip
-        held, self.held = self.held, jobs
+            ]
+            jobs.flush()
+        held, self.held = self.held, parts
         self.store_page(held)
 
     def flush(self) -> None:

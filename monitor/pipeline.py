@@ -45,7 +45,7 @@ from queue import Empty, SimpleQueue
 from urllib.parse import urlsplit
 
 from monitor import alert, dedup, extract
-from monitor.bulk import Job, Pool, Prepared, extracted, match_rows, prepare_entry
+from monitor.bulk import Batch, Job, Part, Pool, Prepared, extracted, match_rows
 from monitor.config import Settings
 from monitor.errors import ExtractError, MonitorError, SourceError, StoreError
 from monitor.fetch import Fetcher
@@ -121,13 +121,14 @@ def _fetched_item(
 
 
 def _fetched_work(
-    entry: Entry, source: Source, fetcher: Fetcher, now: datetime, pool: Pool | None
-) -> tuple[Item | Job[Prepared], tuple[str, str]]:
-    """The entry's item, or with a pool the job preparing it, and its page's validators."""
-    if pool is None:
+    entry: Entry, source: Source, fetcher: Fetcher, now: datetime, batch: Batch | None
+) -> tuple[Item | Part, tuple[str, str]]:
+    """The entry's item, or with a pool its share of a job preparing it, and its page's
+    validators."""
+    if batch is None:
         return _fetched_item(entry, source, fetcher, now)
     page, validators = _fetched_page(entry, source, fetcher)
-    return pool.submit(prepare_entry, entry, page, source.name, source.article, now), validators
+    return batch.add(entry, page), validators
 
 
 def _hashed(item: Item) -> Item:
@@ -295,7 +296,7 @@ def _older_than(when: str | None, since: datetime | None) -> bool:
     return stamp is not None and stamp < since
 
 
-_Work = tuple[str, Item | Job[Prepared], tuple[str, str]]  # listed URL, item or job, validators
+_Work = tuple[str, Item | Part, tuple[str, str]]  # listed URL, item or its job's part, validators
 
 
 @dataclass
@@ -313,16 +314,19 @@ def _fetched_entries(
     entries: list[Entry], source: Source, fetcher: Fetcher, now: datetime, walk: Walk,
     counts: _Counts, pool: Pool | None = None,
 ) -> list[_Work]:  # fmt: skip
-    """Fetch and extract a page's new entries; with a pool, each article page goes to a
-    worker as soon as it is fetched."""
+    """Fetch and extract a page's new entries; with a pool, the article pages go to the
+    workers as they are fetched, a few to a job (`bulk.Batch`)."""
     items: list[_Work] = []
+    batch = Batch(pool, source.name, source.article, now) if pool else None
     for entry in entries:
         if _older_than(entry.date_text, walk.since):
             continue
         with _entry_failure_recorded(entry.url, counts):
-            item, validators = _fetched_work(entry, source, fetcher, now, pool)
-            if isinstance(item, Job) or not _older_than(item.published_at, walk.since):
+            item, validators = _fetched_work(entry, source, fetcher, now, batch)
+            if isinstance(item, Part) or not _older_than(item.published_at, walk.since):
                 items.append((entry.url, item, validators if source.revisit_hours else ("", "")))
+    if batch is not None:
+        batch.flush()
     return items
 
 
@@ -355,11 +359,11 @@ def _finish_page(
 
 
 def _prepared(
-    work: Item | Job[Prepared], url: str, counts: _Counts, since: datetime | None
+    work: Item | Part, url: str, counts: _Counts, since: datetime | None
 ) -> Item | Prepared | None:
     """A pool job's outcome (its failure recorded as the entry's), or the item itself;
     None for a failed job or an item older than `since`."""
-    if not isinstance(work, Job):
+    if not isinstance(work, Part):
         return work
     with _entry_failure_recorded(url, counts):
         ready = work.result()

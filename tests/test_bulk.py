@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from monitor.bulk import Pool, match_rows
+from monitor.bulk import BATCH_SIZE, Batch, Pool, match_rows
 from monitor.config import Settings, load_settings
 from monitor.errors import ExtractError, FetchError
 from monitor.match import Rules, match
+from monitor.models import Entry, Fetched
 from monitor.pipeline import REMATCH_CHUNK, Walk, _matched_on, backfill, rematch
 from monitor.store import Store
 from tests.conftest import ROOT, Smtp, snapshot_sources, write_config
@@ -200,6 +201,34 @@ def test_a_worker_that_dies_fails_only_its_own_job(snapshot_settings: Settings):
 
     assert all(r == results[0] for r in [*results, again])
     assert results[0][0][1].matched_topics, "the rows were matched"
+
+
+class _KillsItsWorker(Fetched):
+    """A page that kills the worker process reading it (as a crash in a C extension
+    would): unpickling it there exits."""
+
+    def __setstate__(self, state: object) -> None:
+        os._exit(3)
+
+
+def test_an_entry_that_kills_its_worker_fails_alone_in_its_batch(tmp_path: Path):
+    settings = load_settings(write_config(tmp_path, html_source("s", "http://127.0.0.1/l")))
+    source = settings.sources[0]
+    pages = [
+        Fetched(f"http://127.0.0.1/{n}", f"http://127.0.0.1/{n}", 200,
+                text=article_html(f"ข่าวอาเซียน ที่ {n}"), content_type="text/html")
+        for n in range(BATCH_SIZE)
+    ]  # fmt: skip
+    pages[1] = _KillsItsWorker(pages[1].url, pages[1].url, 200, text=pages[1].text)
+    with Pool(2, settings.rules) as pool:
+        batch = Batch(pool, source.name, source.article, NOW)
+        parts = [batch.add(Entry(page.url), page) for page in pages]
+        batch.flush()
+        titles = [parts[n].result().item.title for n in (0, 2, 3)]
+        with pytest.raises(ExtractError, match="worker process died"):
+            parts[1].result()
+
+    assert titles == ["ข่าวอาเซียน ที่ 0", "ข่าวอาเซียน ที่ 2", "ข่าวอาเซียน ที่ 3"]
 
 
 def _slow_site(site: LocalSite, count: int) -> str:
