@@ -69,8 +69,10 @@ class ItemStore(StoreBase):
             (row[0], row[1])
             for row in self.db.execute(
                 "SELECT item_signatures.item_id, signature FROM item_signatures WHERE item_id IN "
-                f"(SELECT DISTINCT item_id FROM item_bands WHERE band_key IN ({marks}))",
-                list(band_keys),
+                f"(SELECT item_id FROM item_bands WHERE band_key IN ({marks}) UNION "
+                f"SELECT item_id FROM item_bands_recent WHERE band_key IN ({marks})) "
+                "ORDER BY item_signatures.item_id",
+                [*band_keys, *band_keys],
             ).fetchall()
         ]
 

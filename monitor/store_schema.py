@@ -12,6 +12,7 @@ from sqlite_utils import Migrations
 
 from monitor import dedup
 from monitor.store_index import (
+    BAND_TABLES,
     SEARCH_KEY,
     drop_signatures,
     index_text,
@@ -188,8 +189,11 @@ def m013_hash_with_title_signature_2(db: sqlite_utils.Database) -> None:
             "UPDATE items SET content_hash = ? WHERE id = ?",
             [(dedup.content_hash(title, body), i) for i, title, body in rows],
         )
-        drop_signatures(db, [i for i, _ in signed])
-        insert_signatures(db, [(i, sig.to_bytes(), dedup.band_keys(sig)) for i, sig in signed])
+        # As the tables were then: item_bands_recent comes with m018.
+        drop_signatures(db, [i for i, _ in signed], [t for t in BAND_TABLES if db[t].exists()])
+        insert_signatures(
+            db, [(i, sig.to_bytes(), dedup.band_keys(sig)) for i, sig in signed], "item_bands"
+        )
         last = rows[-1][0]
     revisions = db.execute("SELECT id, title, body FROM item_revisions").fetchall()
     db.conn.executemany(
@@ -235,3 +239,11 @@ def m017_revisit_index_covers_checks(db: sqlite_utils.Database) -> None:
     its overflow pages): 16 us a run instead of 36 for a source of 20 recent items."""
     db.execute("DROP INDEX items_recent")
     db.execute("CREATE INDEX items_recent ON items (source, first_seen_at, checked_at)")
+
+
+@migrations()
+def m018_recent_bands(db: sqlite_utils.Database) -> None:
+    """New items' band keys go to a small table first (store_index.RECENT_BAND_ROWS).
+    A rowid table: its largest rowid counts the rows since the last move."""
+    db.execute("CREATE TABLE item_bands_recent (band_key INTEGER, item_id INTEGER)")
+    db.execute("CREATE UNIQUE INDEX item_bands_recent_key ON item_bands_recent (band_key, item_id)")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
+from monitor import store_index
 from monitor.errors import QueryError
 from monitor.models import Item, Match, SourceReport, TopicResult
 from monitor.store import SEARCH_KEY, Filters, Store, migrations, search_text
@@ -286,6 +287,36 @@ def test_search_filters_by_source_topic_and_match(tmp_path: Path):
     assert titles(source="b", topic="cybersecurity") == []
 
 
+def test_near_duplicates_are_found_before_and_after_their_band_keys_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # New band keys wait in a small table (fewer pages a commit writes) and move on
+    # in bulk: a lookup finds an item wherever its keys are.
+    monkeypatch.setattr(store_index, "RECENT_BAND_ROWS", 64)
+    store = Store(tmp_path / "m.db")
+
+    def save(n: int) -> int:
+        item = Item(url=f"https://a/{n}", source="s", title=f"ข่าว {n}", body="เนื้อหา",
+                    published_at=None, content_hash=f"h{n}")  # fmt: skip
+        keys = [n * 100 + k for k in range(32)]  # 32 keys an item, as dedup gives
+        return store.save_item(item, Match(), {}, NOW, f"sig{n}".encode(), keys)
+
+    def rows(table: str) -> int:
+        return store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    first = save(1)
+    assert (rows("item_bands_recent"), rows("item_bands")) == (32, 0)
+    assert store.near_candidates([105, 999]) == [(first, b"sig1")]
+    second = save(2)  # the 64th key: all move
+    assert (rows("item_bands_recent"), rows("item_bands")) == (0, 64)
+    third = save(3)
+    assert store.near_candidates([105, 999]) == [(first, b"sig1")]
+    assert store.near_candidates([301, 205, 101]) == [
+        (first, b"sig1"), (second, b"sig2"), (third, b"sig3"),
+    ]  # fmt: skip
+    store.close()
+
+
 def test_an_archive_hashed_and_signed_the_old_way_is_hashed_and_signed_again(tmp_path: Path):
     """m013: the content hash now covers the title and signatures are format 2; items
     stored before must compare the new way, or copies of them would be missed."""
@@ -308,13 +339,16 @@ def test_an_archive_hashed_and_signed_the_old_way_is_hashed_and_signed_again(tmp
     store = Store(path)
     rows = {r["id"]: r for r in store.db.query("SELECT id, title, body, content_hash FROM items")}
     signatures = dict(store.db.execute("SELECT item_id, signature FROM item_signatures").fetchall())
-    bands = store.db.execute("SELECT count(*) FROM item_bands WHERE band_key IN (1, 2)").fetchone()
+    bands = store.db.execute(
+        "SELECT count(*) FROM item_bands WHERE band_key IN (1, 2) UNION ALL "
+        "SELECT count(*) FROM item_bands_recent WHERE band_key IN (1, 2)"
+    ).fetchall()
     store.close()
     hashes = {rows[i]["content_hash"] for i in ids}
     assert hashes == {dedup.content_hash(rows[i]["title"], stub) for i in ids} and len(hashes) == 2
     for i in ids:
         assert signatures[i] == dedup.signature(rows[i]["title"], stub).to_bytes()
-    assert bands == (0,)
+    assert bands == [(0,), (0,)], "the old band keys are gone from both tables"
 
 
 def test_a_sources_health_row_carries_counts_over_runs(tmp_path: Path):
