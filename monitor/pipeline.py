@@ -299,7 +299,7 @@ def _older_than(when: str | None, since: datetime | None) -> bool:
 _Work = tuple[str, Item | Part, tuple[str, str]]  # listed URL, item or its job's part, validators
 
 
-@dataclass
+@dataclass(frozen=True)
 class _PageWork:
     """A listing page's new entries, fetched (their items, or the pool's jobs preparing
     them) and not yet stored, and how many of them failed so far."""
@@ -407,8 +407,8 @@ def walk_source(
 
     With a pool, a page's items are stored once the next page's articles are on the
     workers, so they never wait for the writer (benchmarks/bulk_pipeline.py, 2 workers:
-    1.46x one process's articles a second, now 1.65x); the saved pages keep that page
-    until then, and it is stored however the walk ends.
+    1.41x one process's articles a second before, 1.65x after); the saved pages keep
+    that page until then, and it is stored however the walk ends.
     """
     counts = _Counts()
     key = f"backfill:{source.name}" if walk.backfill else source.name
