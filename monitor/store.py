@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -56,6 +57,22 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
+def _enable_wal(db: sqlite_utils.Database, attempts: int = 40) -> None:
+    """Put the file in WAL mode. Connections opening a new file at once race to switch
+    it, and SQLite refuses one at once, without waiting ("database is locked": two
+    readers each wanting the exclusive lock would wait for each other); the file is in
+    WAL mode as soon as the winner is done, so a refused switch is tried again (10
+    threads opening a new file: 3 failures in 300 trials, then none)."""
+    for attempt in range(attempts):
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+
+
 class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
     """The archive in one SQLite file."""
 
@@ -67,7 +84,7 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
             _create_private(self.path)
             self.db = sqlite_utils.Database(self.path)
             self.db.execute("PRAGMA busy_timeout = 10000")
-            self.db.enable_wal()
+            _enable_wal(self.db)
             # In WAL mode NORMAL never corrupts and keeps every commit through a crash of
             # the process; only a power cut may lose the last commits (then the items
             # are fetched again). FULL would sync each of a backfill's commits.
@@ -77,9 +94,11 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
                     self._announce_upgrade()  # wait, then find nothing pending
                     migrations.apply(self.db)
             self._follow_dictionary()
+        except (OSError, sqlite3.OperationalError) as exc:  # locked, read-only, I/O: not damage
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(damaged(self.path, exc)) from exc
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     def close(self) -> None:
