@@ -25,6 +25,7 @@ from monitor.cli_common import (
     json_option,
     settings_from,
     setup_logging,
+    topic_problem,
 )
 from monitor.config import Settings
 from monitor.store import Filters, Store
@@ -71,11 +72,8 @@ def _filters(kwargs: dict[str, Any], settings: Settings, store: Store, **extra: 
     known ones (it would otherwise print "(nothing)", as if nothing had matched)."""
     keys = ("since", "until", "source", "topic", "matched", "related")
     filters = Filters(**{k: kwargs.pop(k) for k in keys}, **extra)
-    topics = sorted(t.name for t in settings.rules.topics)
-    if filters.topic and filters.topic not in topics:
-        raise click.BadParameter(
-            f"unknown topic {filters.topic!r} (one of {', '.join(topics)})", param_hint="'--topic'"
-        )
+    if filters.topic and (problem := topic_problem(filters.topic, settings)):
+        raise click.BadParameter(problem, param_hint="'--topic'")
     # A source removed from the config keeps its items and its status row.
     names = {s.name for s in settings.sources} | {r["source"] for r in store.source_status()}
     if filters.source and filters.source not in names:
@@ -440,9 +438,8 @@ def feed_command(topic: str, config_path: Path, output: Path | None, base_url: s
     from monitor import feed
 
     settings = settings_from(config_path)
-    topics = [t.name for t in settings.rules.topics]
-    if topic not in topics:
-        raise click.BadParameter(f"unknown topic {topic!r} (one of {', '.join(topics)})")
+    if problem := topic_problem(topic, settings):
+        raise click.BadParameter(problem)
     now = datetime.now(UTC)
     if output is None:
         click.echo(feed.atom(settings.db_path, topic, base_url, now, limit=limit,

@@ -107,3 +107,12 @@ def busy_port(host: str, port: int) -> str:
 def settings_from(config_path: Path) -> Settings:
     """The settings of the config file a command was given."""
     return load_settings(config_path)
+
+
+def topic_problem(topic: str | None, settings: Settings) -> str:
+    """Why `topic` cannot be used, naming the configured topics ("" when it can)."""
+    topics = sorted(t.name for t in settings.rules.topics)
+    if topic in topics:
+        return ""
+    said = f"unknown topic {topic!r}" if topic else "missing"
+    return f"{said} (one of {', '.join(topics)})"

@@ -16,7 +16,14 @@ from typing import Any
 import click
 
 from monitor import report
-from monitor.cli_common import config_option, echo, fail, json_option, settings_from
+from monitor.cli_common import (
+    config_option,
+    echo,
+    fail,
+    json_option,
+    settings_from,
+    topic_problem,
+)
 from monitor.store import Store
 from monitor.thai import bangkok_time
 
@@ -84,10 +91,8 @@ def feedback(
         shown = report.table(rows, LIST_COLUMNS, cut_first=["title", "note"])
         echo(report.as_json(rows) if as_json else shown)
         return
-    topics = sorted(t.name for t in settings.rules.topics)
-    if topic not in topics:
-        fail(f"--topic: {'unknown topic ' + repr(topic) if topic else 'missing'} "
-             f"(one of {', '.join(topics)})")  # fmt: skip
+    if problem := topic_problem(topic, settings):
+        fail(f"--topic: {problem}")
     if relevant is None:
         fail("say --relevant or --not-relevant")
     row = store.record_feedback(item_id, topic, relevant, note, _who(who), datetime.now(UTC))

@@ -165,6 +165,14 @@ def test_a_bad_argument_is_refused_naming_what_is_known(
     assert "Traceback" not in result.output
 
 
+def test_a_feed_of_an_unknown_topic_is_refused_naming_the_topics(config: Path):
+    result = _call(config, "feed", "nosuch")
+
+    assert result.exit_code == 2
+    assert "unknown topic 'nosuch' (one of asean, cybersecurity)" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("args", [("export", "-o"), ("feed", "asean", "-o")])
 def test_writing_into_a_missing_folder_is_one_line_and_exit_2(
     config: Path, tmp_path: Path, args: tuple[str, ...]
