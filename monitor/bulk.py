@@ -169,14 +169,12 @@ class Batch:
     """
 
     def __init__(self, pool: Pool, source: str, rules: ArticleRules, now: datetime) -> None:
-        self.pool, self._source, self._rules, self._now = pool, source, rules, now
-        self._waiting: list[tuple[Entry, Fetched | None]] = []
-        self._parts: list[Part] = []
+        self._pool, self._source, self._rules, self._now = pool, source, rules, now
+        self._waiting: list[Part] = []
 
     def add(self, entry: Entry, page: Fetched | None) -> Part:
-        part = Part(self, (entry, page, self._source, self._rules, self._now))
-        self._waiting.append((entry, page))
-        self._parts.append(part)
+        part = Part(self, entry, page)
+        self._waiting.append(part)
         if len(self._waiting) >= BATCH_SIZE:
             self.flush()
         return part
@@ -184,19 +182,25 @@ class Batch:
     def flush(self) -> None:
         """Hand the entries still waiting to the pool."""
         if self._waiting:
-            job = self.pool.submit(
-                prepare_entries, self._waiting, self._source, self._rules, self._now
-            )
-            for index, part in enumerate(self._parts):
+            batch = [(part.entry, part.page) for part in self._waiting]
+            job = self._pool.submit(prepare_entries, batch, self._source, self._rules, self._now)
+            for index, part in enumerate(self._waiting):
                 part.placed(job, index)
-            self._waiting, self._parts = [], []
+            self._waiting = []
+
+    def alone(self, part: Part) -> Prepared:
+        """`part`'s entry prepared in a job of its own."""
+        job = self._pool.submit(
+            prepare_entry, part.entry, part.page, self._source, self._rules, self._now
+        )
+        return job.result()
 
 
 class Part:
     """One entry's share of a Batch job."""
 
-    def __init__(self, batch: Batch, args: tuple[object, ...]) -> None:
-        self._batch, self._args = batch, args
+    def __init__(self, batch: Batch, entry: Entry, page: Fetched | None) -> None:
+        self._batch, self.entry, self.page = batch, entry, page
         self._place: tuple[Job[list[Prepared | Exception]], int] | None = None
 
     def placed(self, job: Job[list[Prepared | Exception]], index: int) -> None:
@@ -213,7 +217,7 @@ class Part:
         try:
             outcome = job.result()[index]
         except Exception:  # noqa: BLE001 - the batch's failure, not this entry's
-            return self._batch.pool.submit(prepare_entry, *self._args).result()
+            return self._batch.alone(self)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome

@@ -68,10 +68,10 @@ def insert_signatures(
     if bands == "item_bands_recent":
         (rows,) = db.conn.execute("SELECT max(rowid) FROM item_bands_recent").fetchone()
         if (rows or 0) >= RECENT_BAND_ROWS:  # rowids count up from the last move
-            move_recent_bands(db)
+            _move_recent_bands(db)
 
 
-def move_recent_bands(db: sqlite_utils.Database) -> None:
+def _move_recent_bands(db: sqlite_utils.Database) -> None:
     """Move the recent band keys into item_bands, in key order (in the caller's
     transaction)."""
     db.execute(
