@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import random
+import re
 
-from monitor.thai import bangkok_time, normalize_text, parse_thai_date, read_datetime
+import pytest
+from pythainlp.util import normalize as thai_normalize
+
+from monitor.thai import (
+    _thai_normalized,
+    bangkok_time,
+    normalize_text,
+    parse_thai_date,
+    read_datetime,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +105,19 @@ def test_bangkok_time_shows_the_local_day_and_no_invented_midnight():
 )
 def test_normalize_text(raw: str, normal: str):
     assert normalize_text(raw) == normal
+
+
+def _typed_lines(rng: random.Random) -> str:
+    """Lines of Thai with typos (marks doubled, dangling, misordered), as normalize_text
+    hands them to pythainlp: spaces collapsed, lines stripped of them, none blank, the
+    whole stripped."""
+    keys = "กขคฤฦ ่้๊๋ิีุูัาำเแๅ็์ \r\u0e4d\u0e3a\u2028\x85a"
+    lines = ("".join(rng.choice(keys) for _ in range(rng.randint(1, 12))) for _ in range(4))
+    return "\n".join(filter(None, (re.sub(" +", " ", line).strip(" ") for line in lines))).strip()
+
+
+def test_pythainlp_normalize_line_by_line_gives_what_it_gives_on_the_whole_text():
+    rng = random.Random(7)
+    texts = ["กา\n่ข", "ก\nๅ", "ก่\u0e4d\nเเ\nข", "ก้\r\nั", *(_typed_lines(rng) for _ in range(3000))]
+    for text in texts:
+        assert _thai_normalized(text) == thai_normalize(text), repr(text)
