@@ -510,6 +510,7 @@ def backfill(
             counts = walk_source(source, settings, store, fetcher, now, walk, pool)
     else:
         counts = walk_source(source, settings, store, fetcher, now, walk)
+    store.flush_search()
     report = SourceReport(
         source=source.name, found=counts.found, new=counts.new, matched=counts.matched,
         duplicates=counts.duplicates, revised=counts.revised, problems=tuple(counts.problems),
@@ -758,6 +759,7 @@ def run_once(
         reports = [run_source(s, settings, store, fetcher, now, force) for s in chosen]
     else:
         reports = _run_on_threads(chosen, settings, store, fetcher, now, force, workers)
+    store.flush_search()  # before the alerts: what they announce can be searched for
     deliveries = alert.send_pending(
         store, settings.channels, settings.alerts, alert.composer_for(settings), now
     )

@@ -79,6 +79,7 @@ class SourceJobs:
                 store = self._local.store = Store(self.settings.db_path)
             self.fetcher.new_run()
             report = run_source(source, self.settings, store, self.fetcher, now or _now())
+            store.flush_search()  # the connection stays with its thread, idle till its next job
         except (MonitorError, sqlite3.DatabaseError) as exc:  # the archive failed: say it in
             log.error("source=%s not run: %s", source.name, exc)  # one line, try next time
             return RunReport()

@@ -20,13 +20,14 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlite_utils
 
 from monitor.errors import StoreError
-from monitor.store_index import ID_MASK, SEARCH_KEY, index_text, search_text
+from monitor.store_index import ID_MASK, SEARCH_KEY, SearchQueue, index_text, search_text
 from monitor.store_items import ItemStore
 from monitor.store_outbox import OutboxStore
 from monitor.store_schema import migrations
@@ -80,6 +81,7 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
 
     def __init__(self, path: Path) -> None:
         self.path = Store.last_opened = Path(path)
+        self._search_queue = SearchQueue()
         try:
             _create_private(self.path)
             self.db = sqlite_utils.Database(self.path)
@@ -102,7 +104,24 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        self.db.close()
+        """Index what waits for the search index, then close. If that fails, the items
+        stay stored and the next run indexes them (`ItemStore.flush_search`)."""
+        try:
+            if len(self._search_queue):
+                self.flush_search()
+        except StoreError as exc:
+            log.warning("%s; %d new items are indexed for search by the next run",
+                        exc, len(self._search_queue))  # fmt: skip
+        finally:
+            self.db.close()
+
+    def find(
+        self, query: str = "", filters: Filters | None = None, limit: int | None = 20
+    ) -> Iterator[dict[str, Any]]:
+        """`SearchStore.find`, with what this connection stored indexed first."""
+        if query and len(self._search_queue):
+            self.flush_search()
+        return super().find(query, filters, limit)
 
     def _announce_upgrade(self) -> None:
         """Say so when an archive with items is upgraded: rebuilding a search index takes
@@ -137,5 +156,6 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
                     self.path, total)  # fmt: skip
         for index in ("items_fts", "titles_fts"):
             self.db.execute(f"INSERT INTO {index} ({index}) VALUES ('delete-all')")
+        self.db.execute("DELETE FROM search_pending")  # indexed below with the others
         for item_id, title, body, _ in self.items_for_rematch():
             index_text(self.db, item_id, title, body or "")

@@ -12,6 +12,8 @@ the migrations (store_schema) and `Store`, which index or sign stored items agai
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Sequence
 
 import sqlite_utils
@@ -81,10 +83,108 @@ def _move_recent_bands(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM item_bands_recent")
 
 
+# New items enter the search index SEARCH_BATCH at a time, or SEARCH_DELAY seconds after
+# the first of them was stored, not each in its listing page's transaction: FTS5 writes
+# a new segment of the index at every commit and merges them later, and 200 items in
+# one go cost 0.19 ms each against 0.27 in commits of 20 (first cycle of the workload,
+# `benchmarks/workload_cycle.py`: 3% of its CPU; feeds only: 5%).
+SEARCH_BATCH = 256
+SEARCH_DELAY = 60.0  # seconds: how late another process's search may find a new item
+ORPHANED_AFTER = 300.0  # seconds a pending row waits before a writer takes it for orphaned
+
+
+class SearchQueue:
+    """Items this connection stored that wait for the search index, with their words.
+
+    Each has a row in `search_pending`, written with the item: the row, not this queue,
+    says the item is not indexed yet. Whoever deletes the row indexes the item, or,
+    taking it out of the index, has nothing to take out. So a queue lost in a crash
+    is indexed from the stored text by the next writer (`index_orphans`), and an item
+    revised or pruned before its turn is never indexed with its old words (the row's
+    token is this queue's, and a revision writes a new one).
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, tuple[int, str, str]] = {}  # id -> token, title, body words
+        self._since = 0.0
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, db: sqlite_utils.Database, item_id: int, words: tuple[str, str]) -> None:
+        """Queue a stored item (in the caller's transaction)."""
+        token = secrets.randbits(62)
+        db.conn.execute(
+            "INSERT OR REPLACE INTO search_pending (item_id, token, queued_at) VALUES (?, ?, ?)",
+            (item_id, token, time.time()),
+        )
+        if not self._waiting:
+            self._since = time.monotonic()
+        self._waiting[item_id] = (token, *words)
+
+    def due(self) -> bool:
+        return len(self._waiting) >= SEARCH_BATCH or bool(
+            self._waiting and time.monotonic() - self._since >= SEARCH_DELAY
+        )
+
+    def flush(self, db: sqlite_utils.Database) -> None:
+        """Index the queued items that still wait (in the caller's transaction)."""
+        if not self._waiting:
+            return
+        marks = ",".join("?" * len(self._waiting))
+        ours = [
+            item_id
+            for item_id, token in db.execute(
+                f"SELECT item_id, token FROM search_pending WHERE item_id IN ({marks})",
+                list(self._waiting),
+            ).fetchall()
+            if self._waiting[item_id][0] == token
+        ]
+        _claim(db, ours)
+        _insert_words(db, [(item_id, *self._waiting[item_id][1:]) for item_id in ours])
+        self._waiting.clear()
+
+
+def _claim(db: sqlite_utils.Database, ids: Sequence[int]) -> set[int]:
+    """Delete the pending rows of those of `ids` that have one; return their ids."""
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    return {
+        item_id
+        for (item_id,) in db.execute(
+            f"DELETE FROM search_pending WHERE item_id IN ({marks}) RETURNING item_id", list(ids)
+        ).fetchall()
+    }
+
+
+def index_orphans(db: sqlite_utils.Database, queued_before: float) -> int:
+    """Index the items queued before `queued_before` (Unix time: a process died with them
+    in its queue) from their stored text (in the caller's transaction); return how many.
+
+    A live process that still holds one finds its row gone and does not index it again.
+    """
+    ids = _claim(db, [i for (i,) in db.execute(
+        "SELECT item_id FROM search_pending WHERE queued_at < ?", [queued_before]
+    ).fetchall()])  # fmt: skip
+    if not ids:
+        return 0
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"SELECT id, title, body FROM items WHERE id IN ({marks})", list(ids))
+    for item_id, title, body in rows.fetchall():
+        index_text(db, item_id, title, body or "")
+    return len(ids)
+
+
 def unindex_text(db: sqlite_utils.Database, ids: list[int]) -> None:
     """Take items out of the search index. The index keeps no text of its own, so FTS5
     is told the words it indexed: the stored title and body split again, as they were
-    (the dictionary has not changed since: `Store._follow_dictionary`)."""
+    (the dictionary has not changed since: `Store._follow_dictionary`). Items still
+    waiting to be indexed (`SearchQueue`) are only taken out of the queue."""
+    waiting = _claim(db, ids)
+    ids = [i for i in ids if i not in waiting]
+    if not ids:
+        return
     marks = ",".join("?" * len(ids))
     rows = db.execute(
         f"SELECT {SEARCH_KEY}, title, body FROM items WHERE id IN ({marks})", ids
@@ -108,14 +208,19 @@ def index_text(
     """Index a stored item's title and body (SEARCH_KEY reads its date from the row);
     `words`: their `search_text`, when a bulk worker split them already."""
     words, body_words = words or (search_text(title), search_text(body or ""))
-    db.execute(
+    _insert_words(db, [(item_id, words, body_words)])
+
+
+def _insert_words(db: sqlite_utils.Database, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Add (item id, title words, body words) to the search index."""
+    db.conn.executemany(
         f"INSERT INTO items_fts (rowid, title, body) SELECT {SEARCH_KEY}, ?, ? FROM items "
         "WHERE id = ?",
-        [words, body_words, item_id],
+        [(words, body_words, item_id) for item_id, words, body_words in rows],
     )
-    db.execute(
+    db.conn.executemany(
         f"INSERT INTO titles_fts (rowid, title) SELECT {SEARCH_KEY}, ? FROM items WHERE id = ?",
-        [words, item_id],
+        [(words, item_id) for item_id, words, _ in rows],
     )
 
 

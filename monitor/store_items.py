@@ -6,7 +6,9 @@ and the alerts queued with them (store_outbox); pruning; analysts' feedback.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -19,13 +21,18 @@ from monitor.models import Item, Match
 from monitor.store_base import StoreBase, iso
 from monitor.store_index import (
     ID_MASK,
+    ORPHANED_AFTER,
+    SearchQueue,
     drop_signatures,
-    index_text,
+    index_orphans,
     insert_signatures,
+    search_text,
     unindex_text,
 )
 from monitor.store_outbox import enqueue
 from monitor.urls import url_key
+
+log = logging.getLogger(__name__)
 
 _INSERT_ITEM = (
     "INSERT INTO items (url, url_key, source, title, body, published_at, category, "
@@ -40,6 +47,8 @@ def _match_json(match: Match) -> str:
 
 class ItemStore(StoreBase):
     """Items, their URLs, revisions and feedback."""
+
+    _search_queue: SearchQueue  # made by Store
 
     def id_for_url(self, url: str) -> int | None:
         row = self.db.execute(
@@ -113,9 +122,22 @@ class ItemStore(StoreBase):
                 self._add_url(item_id, item.url, item.source, now)
                 self._index(item_id, item, signature, band_keys, words)
                 enqueue(self.db, item_id, alerts, now)
+                if self._search_queue.due():
+                    self.flush_search()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
+
+    def flush_search(self, orphaned_before: float | None = None) -> None:
+        """Index the items this connection stored that wait for it (`SearchQueue`), and
+        those a process that died left waiting (queued before `orphaned_before`, by
+        default ORPHANED_AFTER seconds ago)."""
+        before = time.time() - ORPHANED_AFTER if orphaned_before is None else orphaned_before
+        with self.transaction():
+            self._search_queue.flush(self.db)
+            if found := index_orphans(self.db, before):
+                log.warning("%s: %d stored items left out of the search index by a process "
+                            "that stopped are indexed now", self.path, found)  # fmt: skip
 
     def _unindex(self, ids: list[int]) -> None:
         """Remove items from the search index and the near-duplicate tables."""
@@ -129,7 +151,8 @@ class ItemStore(StoreBase):
         """Index an item's text for search and its signature for near-duplicate lookup."""
         if item_id > ID_MASK:
             raise StoreError(f"{self.path}: the archive is full ({ID_MASK:,} items)")
-        index_text(self.db, item_id, item.title, item.body, words)
+        words = words or (search_text(item.title), search_text(item.body or ""))
+        self._search_queue.add(self.db, item_id, words)
         if signature:
             insert_signatures(self.db, [(item_id, signature, band_keys)])
 

@@ -247,3 +247,12 @@ def m018_recent_bands(db: sqlite_utils.Database) -> None:
     A rowid table: its largest rowid counts the rows since the last move."""
     db.execute("CREATE TABLE item_bands_recent (band_key INTEGER, item_id INTEGER)")
     db.execute("CREATE UNIQUE INDEX item_bands_recent_key ON item_bands_recent (band_key, item_id)")
+
+
+@migrations()
+def m019_search_queue(db: sqlite_utils.Database) -> None:
+    """Stored items that wait for the search index (store_index.SearchQueue)."""
+    db.execute(
+        "CREATE TABLE search_pending (item_id INTEGER PRIMARY KEY, token INTEGER NOT NULL, "
+        "queued_at REAL NOT NULL)"
+    )

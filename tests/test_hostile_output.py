@@ -55,6 +55,7 @@ def hostile(tmp_path: Path, smtp: Smtp) -> Settings:
     store.record_run(SourceReport("hostile", error=ERROR), NOW)
     _save(store, URL, "email")
     _save(store, SCRIPT_URL, "email")
+    store.close()
     return settings
 
 

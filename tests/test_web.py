@@ -143,6 +143,7 @@ def test_sees_what_the_service_stores_after_start(db_path: Path):
     assert _rows(before) == []
     store = Store(db_path)  # the running service, writing in WAL mode
     _save(store, 4, "เตือนภัยฟิชชิง", "อีเมลฟิชชิงปลอมเป็นธนาคาร")
+    store.flush_search()  # as the service does at the end of each source's job
     (after,) = _get(ds, "/monitor/search.json?_shape=array&q=ฟิชชิง")
     assert [r["title"] for r in _rows(after)] == ["เตือนภัยฟิชชิง"]
     store.close()
