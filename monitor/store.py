@@ -96,6 +96,7 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
                     self._announce_upgrade()  # wait, then find nothing pending
                     migrations.apply(self.db)
             self._follow_dictionary()
+            self._index_orphans()
         except (OSError, sqlite3.OperationalError) as exc:  # locked, read-only, I/O: not damage
             raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import sqlite_utils
 from monitor.errors import QueryError, StoreError
 
 
+@lru_cache(maxsize=16)  # a run stores all its items, URLs and alerts at one `now`
 def iso(now: datetime) -> str:
     return now.isoformat().replace("+00:00", "Z")
 

@@ -158,6 +158,12 @@ def _claim(db: sqlite_utils.Database, ids: Sequence[int]) -> set[int]:
     }
 
 
+def has_orphans(db: sqlite_utils.Database, queued_before: float) -> bool:
+    """Whether items queued before `queued_before` (Unix time) still wait (a read)."""
+    query = "SELECT 1 FROM search_pending WHERE queued_at < ? LIMIT 1"
+    return db.execute(query, [queued_before]).fetchone() is not None
+
+
 def index_orphans(db: sqlite_utils.Database, queued_before: float) -> int:
     """Index the items queued before `queued_before` (Unix time: a process died with them
     in its queue) from their stored text (in the caller's transaction); return how many.

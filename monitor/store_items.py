@@ -24,6 +24,7 @@ from monitor.store_index import (
     ORPHANED_AFTER,
     SearchQueue,
     drop_signatures,
+    has_orphans,
     index_orphans,
     insert_signatures,
     search_text,
@@ -128,13 +129,22 @@ class ItemStore(StoreBase):
             raise StoreError(f"cannot store {item.url}: {exc}") from exc
         return int(item_id)
 
-    def flush_search(self, orphaned_before: float | None = None) -> None:
+    def flush_search(self) -> None:
         """Index the items this connection stored that wait for it (`SearchQueue`), and
-        those a process that died left waiting (queued before `orphaned_before`, by
-        default ORPHANED_AFTER seconds ago)."""
-        before = time.time() - ORPHANED_AFTER if orphaned_before is None else orphaned_before
+        any that a process which stopped left waiting. Nothing to index, nothing done:
+        the service calls this after every job, most of which store nothing."""
+        if len(self._search_queue):
+            with self.transaction():
+                self._search_queue.flush(self.db)
+                self._index_orphans()
+
+    def _index_orphans(self) -> None:
+        """Index what waited ORPHANED_AFTER seconds for the search index: its process
+        stopped before its batch. Looked for when a connection opens and with each batch."""
+        before = time.time() - ORPHANED_AFTER
+        if not has_orphans(self.db, before):  # a read: no write lock taken for nothing
+            return
         with self.transaction():
-            self._search_queue.flush(self.db)
             if found := index_orphans(self.db, before):
                 log.warning("%s: %d stored items left out of the search index by a process "
                             "that stopped are indexed now", self.path, found)  # fmt: skip

@@ -7,13 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from monitor import store_index
+from monitor import store_index, store_items
 from monitor.models import Item, Match
 from monitor.store import Store
 
@@ -71,25 +70,35 @@ DIES = """
     from monitor.models import Item, Match
     from monitor.store import Store
     store = Store(sys.argv[1])
-    item = Item(url="https://a/1", source="s", title="เตือนภัยแรนซัมแวร์", body="โรงพยาบาลถูกโจมตี",
-                published_at=None, content_hash="h")
+    item = Item(url=sys.argv[2], source="s", title="เตือนภัยแรนซัมแวร์", body="โรงพยาบาลถูกโจมตี",
+                published_at=None, content_hash=sys.argv[2])
     store.save_item(item, Match(), {}, datetime.now(UTC))
     os._exit(0)  # killed before its batch was indexed
 """
 
 
+def _dies_storing(path: Path, url: str) -> None:
+    command = [sys.executable, "-c", textwrap.dedent(DIES), str(path), url]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
 def test_items_of_a_process_that_died_before_its_batch_are_indexed_by_the_next_writer(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ):
     path = tmp_path / "m.db"
     Store(path).close()
-    subprocess.run([sys.executable, "-c", textwrap.dedent(DIES), str(path)], cwd=ROOT, check=True)
-    assert _found(path, "แรนซัมแวร์") == []
-    writer = Store(path)
-    writer.flush_search()  # too recent to be taken for orphaned: its process may be alive
-    assert _found(path, "แรนซัมแวร์") == []
-    writer.flush_search(orphaned_before=time.time() + 1)  # as ORPHANED_AFTER seconds later
+    _dies_storing(path, "https://a/1")
+    assert _found(path, "แรนซัมแวร์") == []  # too recent for orphaned: its process may live
+    monkeypatch.setattr(store_items, "ORPHANED_AFTER", -1.0)  # as if 5 minutes later
+    Store(path).close()  # the next run opens the archive
     assert _found(path, "แรนซัมแวร์") == ["เตือนภัยแรนซัมแวร์"]
+    assert "1 stored items left out of the search index" in caplog.text
+    caplog.clear()
+    writer = Store(path)  # a run storing a new item indexes the orphans with its batch
+    _dies_storing(path, "https://a/3")
+    _save(writer, "https://a/2", "ข่าวใหม่", "ข้อความ")
+    writer.flush_search()
+    assert _found(path, "แรนซัมแวร์") == ["เตือนภัยแรนซัมแวร์"] * 2
     assert "1 stored items left out of the search index" in caplog.text
     writer.close()
 
