@@ -172,7 +172,7 @@ class Ours:
 
     Public stage functions only (the pipeline's private helpers change often): the
     same calls, in the same order, with the same arguments. FTS segmentation inside
-    `Store.save_item` is timed by wrapping `monitor.store_index.search_text` in this process
+    `Store.save_item` is timed by wrapping `search_text` where the store calls it, in this process
     (monitor/ itself is not changed).
     """
 
@@ -187,6 +187,7 @@ class Ours:
 
         import monitor.store as store_module
         import monitor.store_index as index_module
+        import monitor.store_items as items_module
         from monitor import dedup, extract, match
         from monitor.config import load_settings
         from monitor.models import Entry, Fetched
@@ -206,7 +207,9 @@ class Ours:
             self.route = None
         self.matched = self.duplicates = self.problems = self.new = 0
         self.clock = StageClock(self.stages)
-        self.clock.wrap(index_module, "search_text", "  of which FTS segmentation")
+        for module in (index_module, items_module):  # where Store.save_item calls it
+            if hasattr(module, "search_text"):
+                self.clock.wrap(module, "search_text", "  of which FTS segmentation")
 
     def warm_up(self) -> None:
         """Load the pythainlp dictionaries (~0.5 s each) before the clock starts."""
@@ -279,7 +282,11 @@ class Ours:
                 "problems": self.problems, "new": self.new}  # fmt: skip
 
     def flush(self) -> None:
-        """Nothing is held: each page is stored as it comes."""
+        """Items waiting for the search index, indexed as a backfill's end indexes them
+        (a store that batches them: `Store.flush_search`)."""
+        if (flush_search := getattr(self.store, "flush_search", None)) is not None:
+            with self.clock.measure("store"):
+                flush_search()
 
     def close(self) -> None:
         self.store.close()
@@ -363,7 +370,7 @@ class Pooled(Ours):
 
     workers = 2
     # FTS segmentation stays at 0 here (the workers split the words): listed because
-    # `Ours.__init__` times store_index.search_text on this clock.
+    # `Ours.__init__` times the store's search_text on this clock.
     stages = (
         "submit", "wait", "dedup (lookups + classify)", "route", "store",
         "  of which FTS segmentation", "other",
@@ -402,6 +409,7 @@ class Pooled(Ours):
     def flush(self) -> None:
         held, self.held = self.held, []
         self.store_page(held)
+        super().flush()
 
     def store_page(self, jobs: list[Any]) -> None:
         if not jobs:

@@ -193,7 +193,8 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         "save_item", "add_alias", "validators", "save_validators", "walk_cursor",
         "save_walk_cursor", "clear_walk_cursor", "source_state", "record_run", "__init__",
     ))),
-    ("  of which FTS segmentation", (("monitor.store_index", "", "search_text"),)),
+    ("  of which FTS segmentation", (("monitor.store_index", "", "search_text"),
+                                     ("monitor.store_items", "", "search_text"))),
     ("alert outbox flush", (("monitor.alert", "", "send_pending"),)),
     ("other", ()),
 )  # fmt: skip
@@ -209,7 +210,9 @@ def _stage_clock() -> Any:
     for stage, targets in STAGES:
         for module, owner, attr in targets:
             target = importlib.import_module(module)
-            clock.wrap(getattr(target, owner) if owner else target, attr, stage)
+            target = getattr(target, owner) if owner else target
+            if hasattr(target, attr):  # where this checkout has it (a baseline may not)
+                clock.wrap(target, attr, stage)
     return clock
 
 
