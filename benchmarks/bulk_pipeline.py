@@ -405,6 +405,7 @@ class Pooled(Ours):
             jobs.flush()
         held, self.held = self.held, parts
         self.store_page(held)
+        super().flush()  # the walk indexes each page's items for search as it stores them
 
     def flush(self) -> None:
         held, self.held = self.held, []

@@ -465,6 +465,8 @@ def walk_source(
             done, held = (held, work) if pool else (work, None)
             if done is not None:
                 _finish_page(done, settings, store, now, walk, counts)
+            if pool is not None:  # the writer has time to spare and its workers none: the
+                store.flush_search()  # pause of a 256-item search batch would idle them
             queued = {url_key(u) for u in queue} | visited  # `/list` and `/list/`, http and https
             for more_url in more:
                 if (more_key := url_key(more_url)) not in queued:
