@@ -85,9 +85,9 @@ def _move_recent_bands(db: sqlite_utils.Database) -> None:
 
 # New items enter the search index SEARCH_BATCH at a time, or SEARCH_DELAY seconds after
 # the first of them was stored, not each in its listing page's transaction: FTS5 writes
-# a new segment of the index at every commit and merges them later, and 200 items in
-# one go cost 0.19 ms each against 0.27 in commits of 20 (first cycle of the workload,
-# `benchmarks/workload_cycle.py`: 3% of its CPU; feeds only: 5%).
+# a new segment of the index at every commit and merges them later, and 256 items in
+# one go cost 0.21 ms each against 0.27 in commits of 20 (first cycle of the workload,
+# `benchmarks/workload_cycle.py`: 3-7% of its CPU; feeds only: 4-5%).
 SEARCH_BATCH = 256
 SEARCH_DELAY = 60.0  # seconds: how late another process's search may find a new item
 ORPHANED_AFTER = 300.0  # seconds a pending row waits before a writer takes it for orphaned

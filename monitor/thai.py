@@ -134,7 +134,7 @@ def _fixable(text: str) -> bool:
 def _thai_normalized(text: str) -> str:
     """pythainlp's normalize of text whose lines are stripped and not blank, run on the
     lines that have something for it to fix: its ~40 regex passes cost 4 ms on a 4 KB
-    article (one in 40 of the corpus), where one line needs it.
+    article (one in 37 of the corpus), where one line needs it.
 
     Its rules do not reach across a line end, except two: a dangling mark is dropped at
     the start of the text only (so a line after the first is fixed behind a letter that
