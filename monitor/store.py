@@ -110,9 +110,8 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
         try:
             if len(self._search_queue):
                 self.flush_search()
-        except StoreError as exc:
-            log.warning("%s; %d new items are indexed for search by the next run",
-                        exc, len(self._search_queue))  # fmt: skip
+        except StoreError as exc:  # the batch's rows stay in search_pending (its count may not)
+            log.warning("%s; the new items are indexed for search by the next run", exc)
         finally:
             self.db.close()
 

@@ -170,13 +170,13 @@ def index_orphans(db: sqlite_utils.Database, queued_before: float) -> int:
 
     A live process that still holds one finds its row gone and does not index it again.
     """
-    ids = _claim(db, [i for (i,) in db.execute(
-        "SELECT item_id FROM search_pending WHERE queued_at < ?", [queued_before]
-    ).fetchall()])  # fmt: skip
+    ids = [i for (i,) in db.execute(
+        "DELETE FROM search_pending WHERE queued_at < ? RETURNING item_id", [queued_before]
+    ).fetchall()]  # fmt: skip
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
-    rows = db.execute(f"SELECT id, title, body FROM items WHERE id IN ({marks})", list(ids))
+    rows = db.execute(f"SELECT id, title, body FROM items WHERE id IN ({marks})", ids)
     for item_id, title, body in rows.fetchall():
         index_text(db, item_id, title, body or "")
     return len(ids)
