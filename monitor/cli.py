@@ -72,11 +72,12 @@ def cli() -> None:
 def run(config_path: Path, once: bool, quiet: bool, force: bool, log_json: bool) -> None:
     """Run the monitor: a service by default, one cycle with --once."""
     from monitor.pipeline import run_once
-    from monitor.schedule import serve
 
     setup_logging(not quiet, log_json)
     settings = sending_settings(config_path)
     if not once:
+        from monitor.schedule import serve  # APScheduler: 27 ms a cron run need not pay
+
         serve(settings)
         return
     store = Store(settings.db_path)
