@@ -46,7 +46,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from _workload import DEFAULT_SHARED, REPO, load_note
+from _workload import DEFAULT_SHARED, REPO, compiled, load_note
 from bulk_pipeline import _snapshot_tool
 
 CORPUS = Path("corpus") / "thaigov-articles.jsonl.gz"
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated --workers values to run (default: 1,2)")  # fmt: skip
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",")]
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(compiled(REPO)))
     from monitor.snapshot import SnapshotServer
 
     began = time.monotonic()

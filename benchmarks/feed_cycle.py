@@ -33,7 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _workload import DEFAULT_SHARED, REPO, get_json, load_note, workload_config, workload_server
+from _workload import (
+    DEFAULT_SHARED,
+    REPO,
+    compiled,
+    get_json,
+    load_note,
+    workload_config,
+    workload_server,
+)
 
 ADD_FEEDS = """
 import sys
@@ -144,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if "reader" in names and not args.reader:
         parser.error("--reader PYTHON is needed to measure reader (or pass --only ours)")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    repos = {"baseline": args.baseline, "ours": REPO}
+    repos = {name: compiled(repo) for name, repo in (("baseline", args.baseline), ("ours", REPO))
+             if repo is not None}  # fmt: skip
     print(f"start: {load_note()}", flush=True)
     with workload_server(args.shared, args.n) as server:
         for run in range(args.runs):

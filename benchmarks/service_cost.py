@@ -34,6 +34,7 @@ from typing import Any
 from _workload import (
     DEFAULT_SHARED,
     REPO,
+    compiled,
     get_json,
     load_note,
     proc_rss_mb,
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="minutes of polls measured after the first cycle")  # fmt: skip
     parser.add_argument("--baseline", type=Path, help="another checkout, measured alike")
     args = parser.parse_args(argv)
-    repos = [args.baseline, REPO] if args.baseline else [REPO]
+    repos = [compiled(r) for r in ([args.baseline, REPO] if args.baseline else [REPO])]
     results: dict[Path, list[dict[str, Any]]] = {repo: [] for repo in repos}
     print(f"start: {load_note()}", flush=True)
     with workload_server(args.shared, args.n) as server:
