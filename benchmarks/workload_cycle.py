@@ -192,9 +192,11 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("store (items, FTS, state)", tuple(("monitor.store", "Store", name) for name in (
         "save_item", "add_alias", "validators", "save_validators", "walk_cursor",
         "save_walk_cursor", "clear_walk_cursor", "source_state", "record_run", "__init__",
+        "flush_search",
     ))),
     ("  of which FTS segmentation", (("monitor.store_index", "", "search_text"),
                                      ("monitor.store_items", "", "search_text"))),
+    ("  of which FTS writes", (("monitor.store_index", "SearchQueue", "flush"),)),
     ("alert outbox flush", (("monitor.alert", "", "send_pending"),)),
     ("other", ()),
 )  # fmt: skip
