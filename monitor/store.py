@@ -108,8 +108,7 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
         """Index what waits for the search index, then close. If that fails, the items
         stay stored and the next run indexes them (`ItemStore.flush_search`)."""
         try:
-            if len(self._search_queue):
-                self.flush_search()
+            self.flush_search()
         except StoreError as exc:  # the batch's rows stay in search_pending (its count may not)
             log.warning("%s; the new items are indexed for search by the next run", exc)
         finally:
@@ -119,7 +118,7 @@ class Store(ItemStore, SearchStore, SourceStore, OutboxStore):
         self, query: str = "", filters: Filters | None = None, limit: int | None = 20
     ) -> Iterator[dict[str, Any]]:
         """`SearchStore.find`, with what this connection stored indexed first."""
-        if query and len(self._search_queue):
+        if query:
             self.flush_search()
         return super().find(query, filters, limit)
 

@@ -252,8 +252,8 @@ def is_dictionary_word(word: str) -> bool:
 
     Compared by hash: a word outside the dictionary is taken for one in it only when
     its hash equals one of the 62,000 words', a chance of 62,000 / 2**64 (3e-15) per
-    word on a 64-bit Python; over a billion distinct words looked up, one in 300,000. It would add a
-    spurious head to the index, never lose one.
+    word on a 64-bit Python; over a billion distinct words looked up, one in 300,000.
+    It would add a spurious head to the index, never lose one.
     """
     hashes, key = _dictionary(), hash(word)
     at = bisect_left(hashes, key)
